@@ -1,0 +1,180 @@
+// Command cp7 is the CP7 MQTT broker. With no arguments it listens on
+// 0.0.0.0:1883 with the defaults below; `cp7 -h` lists every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served by -pprof only
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pkg/profile"
+
+	"github.com/cp7/cp7/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "cp7:", err)
+		os.Exit(2)
+	}
+}
+
+// options are the parsed flags.
+type options struct {
+	cfg      server.Config
+	logLevel string
+	pprof    string
+	profile  string
+	lst      listenerFlags
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{cfg: server.DefaultConfig()}
+	fs := flag.NewFlagSet("cp7", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: cp7 [flags]\n\nCP7 is an MQTT 3.1, 3.1.1 and 5.0 broker. With no flags it listens on 0.0.0.0:1883.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	c := &o.cfg
+	var maxKeepAlive uint
+	fs.StringVar(&c.Listen, "listen", c.Listen, "`ADDR` of the MQTT over TCP listener (the fast path); empty turns it off")
+	fs.IntVar(&c.MaxPacketSize, "max-packet-size", c.MaxPacketSize, "largest inbound packet accepted, in `BYTES`; larger ones close the connection")
+	fs.UintVar(&maxKeepAlive, "max-keepalive", 0, "maximum keepalive in `SECONDS` a client may ask for; 0 = no maximum. 3.1/3.1.1 clients asking for more are refused (CONNACK 0x02), v5 clients are told the maximum")
+	fs.IntVar(&c.MaxInflight, "max-inflight", c.MaxInflight, "unacknowledged QoS 1/2 deliveries per session (`N`)")
+	fs.IntVar(&c.MaxQueued, "max-queued", c.MaxQueued, "messages queued per session while offline or behind a full in-flight window (`N`); overflow drops the oldest and counts it")
+	fs.IntVar(&c.MaxOutboundBytes, "max-outbound-bytes", c.MaxOutboundBytes, "`BYTES` waiting to be written to one connection before QoS 0 is dropped; twice this disconnects the slow consumer")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", c.ConnectTimeout, "close connections that send no CONNECT within this `DURATION`")
+	fs.IntVar(&c.EventLoops, "event-loops", 0, "number of event loops (`N`); 0 = one per CPU")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on `ADDR` (e.g. 127.0.0.1:6060); empty = off")
+	fs.StringVar(&o.profile, "profile", "", "write a profile at shutdown: cpu, mem, block, mutex or trace (`KIND`), into the current directory")
+	o.lst.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: every setting is a flag (see cp7 -h)", fs.Arg(0))
+	}
+	if maxKeepAlive > 65535 {
+		return nil, fmt.Errorf("-max-keepalive %d is above 65535, the largest keepalive MQTT can express", maxKeepAlive)
+	}
+	c.MaxKeepAlive = uint16(maxKeepAlive)
+	if err := o.lst.apply(c); err != nil {
+		return nil, err
+	}
+	return o, c.Validate()
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "info":
+		lv = slog.LevelInfo
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		return nil, fmt.Errorf("-log-level %q is not a level: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
+}
+
+func startProfile(kind string) (interface{ Stop() }, error) {
+	opts := []func(*profile.Profile){profile.ProfilePath("."), profile.NoShutdownHook, profile.Quiet}
+	switch kind {
+	case "":
+		return nil, nil
+	case "cpu":
+		opts = append(opts, profile.CPUProfile)
+	case "mem":
+		opts = append(opts, profile.MemProfile)
+	case "block":
+		opts = append(opts, profile.BlockProfile)
+	case "mutex":
+		opts = append(opts, profile.MutexProfile)
+	case "trace":
+		opts = append(opts, profile.TraceProfile)
+	default:
+		return nil, fmt.Errorf("-profile %q is not a profile kind: use cpu, mem, block, mutex or trace", kind)
+	}
+	return profile.Start(opts...), nil
+}
+
+func run(args []string) error {
+	o, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	prof, err := startProfile(o.profile)
+	if err != nil {
+		return err
+	}
+	if prof != nil {
+		defer prof.Stop()
+	}
+	if o.pprof != "" {
+		ln, err := net.Listen("tcp", o.pprof)
+		if err != nil {
+			return fmt.Errorf("-pprof %s: %w", o.pprof, err)
+		}
+		log.Info("pprof listening", "addr", ln.Addr().String())
+		go func() { _ = http.Serve(ln, nil) }()
+	}
+	srv, err := server.New(o.cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopListeners, err := o.lst.start(ctx, srv, log)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			o.lst.reload(log)
+			continue
+		}
+		log.Info("shutting down", "signal", s.String())
+		break
+	}
+	done := make(chan struct{})
+	go func() {
+		stopListeners()
+		cancel()
+		_ = srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		log.Error("shutdown took longer than 15s; exiting anyway")
+	}
+	return nil
+}

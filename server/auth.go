@@ -1,0 +1,34 @@
+package server
+
+import (
+	"net"
+
+	"github.com/cp7/cp7/codec"
+)
+
+// ConnInfo describes a connecting client to an Authenticator. Its byte
+// slices are borrowed: valid only during the call.
+type ConnInfo struct {
+	ClientID   string
+	Username   []byte
+	Password   []byte
+	Remote     net.Addr
+	Version    byte
+	CommonName string // verified TLS client certificate CN, if any
+}
+
+// Authenticator decides whether a CONNECT is accepted. It runs on the event
+// loop that owns the connection, so it must not block; an implementation that
+// needs I/O keeps a cache and refreshes it elsewhere.
+type Authenticator interface {
+	// Authenticate returns codec.Success or the reason to refuse
+	// (BadUserNameOrPassword, NotAuthorized, Banned, ...).
+	Authenticate(info *ConnInfo) codec.ReasonCode
+}
+
+// Authorizer decides per topic. Like Authenticator, it runs on event loops
+// and must not block. A nil Authorizer costs nothing on the publish path.
+type Authorizer interface {
+	CanPublish(clientID, username string, topic []byte) bool
+	CanSubscribe(clientID, username string, filter []byte) bool
+}

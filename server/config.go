@@ -1,0 +1,118 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cp7/cp7/router"
+	"github.com/cp7/cp7/server/proxyproto"
+)
+
+// Config holds the broker's settings. The zero value is not valid; start
+// from DefaultConfig and change what you need.
+type Config struct {
+	// Listen is the address of the plain TCP listener served by gnet, e.g.
+	// "0.0.0.0:1883". Empty turns it off.
+	Listen string
+	// EventLoops is the number of gnet event loops; 0 means one per CPU.
+	EventLoops int
+
+	// MaxPacketSize is the largest inbound packet accepted, in bytes
+	// (fixed header included). Larger packets close the connection (v5: after
+	// DISCONNECT 0x95).
+	MaxPacketSize int
+	// MaxKeepAlive caps the keepalive a client may ask for, in seconds; 0 means
+	// no maximum. A 3.1/3.1.1 client asking for more (or for 0, which means
+	// "never") is refused with CONNACK 0x02; a v5 client is told the maximum in
+	// Server Keep Alive.
+	MaxKeepAlive uint16
+	// MaxInflight bounds unacknowledged QoS 1/2 deliveries per session.
+	MaxInflight int
+	// MaxQueued bounds messages queued per session (offline, or behind a full
+	// in-flight window). Overflow drops the oldest and counts it.
+	MaxQueued int
+	// MaxOutboundBytes bounds the bytes waiting to be written to one
+	// connection. Past it QoS 0 deliveries are dropped (and counted); past
+	// twice it the slow consumer is disconnected.
+	MaxOutboundBytes int
+	// ConnectTimeout closes a connection that has not sent CONNECT in time.
+	ConnectTimeout time.Duration
+	// MaxClientIDLen bounds client identifiers (MQTT 3.1 allowed 23; 3.1.1
+	// allows servers to accept more [MQTT-3.1.3-5]).
+	MaxClientIDLen int
+	// MaxQoS is the highest QoS granted to subscriptions and accepted on
+	// publish (v5 Maximum QoS).
+	MaxQoS byte
+	// RetainAvailable turns retained messages on.
+	RetainAvailable bool
+	// ReceiveMaximum is how many unacknowledged QoS 1/2 publishes a v5 client
+	// may send us (sent in CONNACK); exceeding it is DISCONNECT 0x93.
+	ReceiveMaximum uint16
+	// TopicAliasMaximum is the number of inbound topic aliases a v5 client may
+	// use (sent in CONNACK); 0 disables them.
+	TopicAliasMaximum uint16
+	// MaxSessionExpiry caps the session expiry interval a v5 client may ask
+	// for, in seconds; 0 means no cap.
+	MaxSessionExpiry uint32
+	// SharedStrategy picks the member of a shared subscription group.
+	SharedStrategy router.SharedStrategy
+	// RouterShards is the number of subscription table shards.
+	RouterShards int
+
+	// ProxyProtocol, when set, makes the TCP listener expect a PROXY protocol
+	// v1/v2 header from peers in ProxyTrusted before the MQTT bytes.
+	ProxyProtocol bool
+	// ProxyTrusted lists the networks that may send a PROXY header; nil with
+	// ProxyProtocol set trusts nobody.
+	ProxyTrusted *proxyproto.Trusted
+
+	// Auth authenticates CONNECT (nil allows everyone). ACL authorizes
+	// publish and subscribe (nil allows everything).
+	Auth Authenticator
+	ACL  Authorizer
+}
+
+// DefaultConfig returns the settings `cp7` runs with when given no flags.
+func DefaultConfig() Config {
+	return Config{
+		Listen:            "0.0.0.0:1883",
+		MaxPacketSize:     1 << 20,
+		MaxInflight:       32,
+		MaxQueued:         1000,
+		MaxOutboundBytes:  4 << 20,
+		ConnectTimeout:    10 * time.Second,
+		MaxClientIDLen:    65535,
+		MaxQoS:            2,
+		RetainAvailable:   true,
+		ReceiveMaximum:    65535,
+		TopicAliasMaximum: 65535,
+		SharedStrategy:    router.SharedRoundRobin,
+		RouterShards:      64,
+	}
+}
+
+// Validate reports the first setting that cannot work, saying what to do.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxPacketSize < 64 || c.MaxPacketSize > 268435460:
+		return fmt.Errorf("server: max packet size %d is out of range: use 64 to 268435460 bytes", c.MaxPacketSize)
+	case c.MaxInflight < 1 || c.MaxInflight > 65535:
+		return fmt.Errorf("server: max inflight %d is out of range: use 1 to 65535", c.MaxInflight)
+	case c.MaxQueued < 0:
+		return fmt.Errorf("server: max queued %d is negative: use 0 (no queue) or more", c.MaxQueued)
+	case c.MaxOutboundBytes < 1024:
+		return fmt.Errorf("server: max outbound bytes %d is too small: use at least 1024", c.MaxOutboundBytes)
+	case c.ConnectTimeout <= 0:
+		return fmt.Errorf("server: connect timeout %v must be positive", c.ConnectTimeout)
+	case c.MaxQoS > 2:
+		return fmt.Errorf("server: max QoS %d is not a QoS: use 0, 1 or 2", c.MaxQoS)
+	case c.ReceiveMaximum == 0:
+		return fmt.Errorf("server: receive maximum 0 is not allowed [MQTT-3.2.2.3.3]: use 1 to 65535")
+	case c.MaxClientIDLen < 23:
+		return fmt.Errorf("server: max client id length %d is below the 23 every server must accept [MQTT-3.1.3-5]", c.MaxClientIDLen)
+	}
+	if c.RouterShards <= 0 {
+		c.RouterShards = 64
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/cp7/cp7/codec"
+)
+
+// onConnect handles CONNECT [MQTT-3.1]: it validates the request, answers a
+// refusal with the right CONNACK, and otherwise starts attaching the session
+// (which may live on another loop) and stops reading until it is attached.
+func (l *loop) onConnect(c *client, p *codec.Connect) error {
+	cfg := &l.srv.cfg
+	c.version = p.ProtocolVersion
+	v5 := p.ProtocolVersion == codec.Version5
+	if v5 {
+		c.v5 = &v5state{receiveMax: 65535, problemInfo: true}
+	}
+	id := string(p.ClientID)
+	var assigned bool
+	if id == "" {
+		switch {
+		case v5:
+			assigned = true // [MQTT-3.1.3-6] any Clean Start; told in CONNACK
+		case p.ProtocolVersion == codec.Version311 && p.CleanStart:
+			assigned = true // [MQTT-3.1.3-6]
+		default:
+			// 3.1.1 with clean session 0 [MQTT-3.1.3-8], and 3.1, which
+			// requires an id of 1 to 23 characters.
+			return l.refuse(c, codec.ClientIdentifierNotValid, "empty client id without clean session")
+		}
+		id = newClientID()
+	}
+	if len(id) > cfg.MaxClientIDLen {
+		return l.refuse(c, codec.ClientIdentifierNotValid, "client id longer than the maximum")
+	}
+	c.id = id
+	c.user = string(p.Username)
+
+	keepAlive := p.KeepAlive
+	serverKeepAlive := false
+	if max := cfg.MaxKeepAlive; max > 0 && (keepAlive == 0 || keepAlive > max) {
+		if !v5 {
+			// 3.1.1 cannot tell the client the limit: refuse, as Mosquitto does.
+			return l.refuse(c, codec.ClientIdentifierNotValid, "keepalive above the server's maximum")
+		}
+		keepAlive, serverKeepAlive = max, true // [MQTT-3.2.2-21]
+	}
+	c.keepAlive = keepAlive
+
+	var expiry uint32
+	if v5 {
+		v := c.v5
+		if p.Props.Has(codec.PropReceiveMaximum) {
+			v.receiveMax = p.Props.ReceiveMaximum
+		}
+		v.maxPacket = p.Props.MaximumPacketSize
+		v.aliasMaxOut = p.Props.TopicAliasMaximum
+		if p.Props.Has(codec.PropRequestProblemInfo) {
+			v.problemInfo = p.Props.RequestProblemInfo == 1
+		}
+		expiry = p.Props.SessionExpiry
+		if cfg.MaxSessionExpiry > 0 && expiry > cfg.MaxSessionExpiry {
+			expiry = cfg.MaxSessionExpiry
+		}
+		if p.Props.Has(codec.PropAuthMethod) {
+			return l.refuse(c, codec.BadAuthenticationMethod, "enhanced authentication method not supported")
+		}
+	} else if !p.CleanStart {
+		expiry = 0xFFFFFFFF // 3.1.1 clean session 0: the session outlives the connection
+	}
+
+	if p.WillFlag {
+		if !validWillTopic(p.WillTopic) {
+			return l.refuse(c, codec.TopicNameInvalid, "invalid will topic")
+		}
+		if p.WillQoS > cfg.MaxQoS {
+			return l.refuse(c, codec.QoSNotSupported, "will QoS above the server's maximum") // [MQTT-3.2.2-12]
+		}
+		if p.WillRetain && !cfg.RetainAvailable {
+			return l.refuse(c, codec.RetainNotSupported, "will retain while retain is unavailable") // [MQTT-3.2.2-13]
+		}
+	}
+
+	if a := cfg.Auth; a != nil {
+		info := ConnInfo{ClientID: id, Username: p.Username, Password: p.Password,
+			Remote: c.remote, Version: c.version, CommonName: c.cn}
+		if rc := a.Authenticate(&info); rc != codec.Success {
+			l.srv.stats.authFailed.Add(1)
+			return l.refuse(c, rc, "authentication failed")
+		}
+	}
+	if p.WillFlag {
+		c.will = newWill(p, l)
+	}
+	c.state = stateAttaching
+	req := attachReq{c: c, target: l, clean: p.CleanStart, expiry: expiry,
+		assigned: assigned, serverKeepAlive: serverKeepAlive}
+	l.attach(req)
+	return nil
+}
+
+// attachReq carries a CONNECT's session request to the session's owner.
+type attachReq struct {
+	c               *client
+	target          *loop // the loop of the new connection
+	clean           bool
+	expiry          uint32
+	assigned        bool
+	serverKeepAlive bool
+}
+
+// attach finds or creates the client id's session. A session owned by this
+// loop is taken over at once; one owned elsewhere is taken over by a task on
+// its owner, which then posts the attach back here.
+func (l *loop) attach(r attachReq) {
+	s, created := l.srv.sessions.getOrCreate(r.c.id, l)
+	if created {
+		l.finishAttach(r, s, false)
+		return
+	}
+	l.srv.postToOwner(s, func(owner *loop) { owner.takeOver(s, r) })
+}
+
+// takeOver runs on the session's owner: it closes the connection that holds
+// the session [MQTT-3.1.4-2], applies clean start, and hands the session to
+// the loop of the new connection.
+func (l *loop) takeOver(s *session, r attachReq) {
+	if s.removed {
+		// The session ended while the request travelled: start over.
+		r.target.post(func() { r.target.attach(r) })
+		return
+	}
+	if old := s.c; old != nil {
+		old.tookOver = true
+		if w := old.will; w != nil {
+			old.will = nil
+			// The old connection ended without DISCONNECT: its will goes
+			// out, unless (v5) a delay is pending that this resume cancels.
+			if w.delay == 0 || r.clean || s.expiry == 0 {
+				l.publishWill(w)
+			}
+		}
+		l.srv.log.Info("session taken over", "client_id", s.id, "old_remote", addrString(old.remote), "new_remote", addrString(r.c.remote))
+		l.disconnect(old, codec.SessionTakenOver)
+		old.sess = nil
+		s.c = nil
+		s.connected.Store(false)
+	}
+	present := !r.clean && s.expiry != 0
+	if !present {
+		l.clearSession(s)
+	}
+	s.pendingWill = nil // a resumed session cancels a delayed will [MQTT-3.1.3-9]
+	if r.target == l {
+		l.finishAttach(r, s, present)
+		return
+	}
+	s.onWheel = false
+	s.owner.Store(r.target)
+	t := r.target
+	if !t.post(func() { t.finishAttach(r, s, present) }) {
+		// The new connection's loop is gone: the session stays offline there
+		// and expires as usual.
+		l.srv.stats.dropped.Add(1)
+	}
+}
+
+// finishAttach binds session s to the new connection and sends CONNACK. It
+// runs on the new connection's loop, which now owns s.
+func (l *loop) finishAttach(r attachReq, s *session, present bool) {
+	c := r.c
+	if c.state != stateAttaching {
+		// The new connection vanished while the session travelled.
+		s.expiry = r.expiry
+		l.sessionOffline(s)
+		return
+	}
+	c.sess = s
+	s.c = c
+	s.expiry = r.expiry
+	s.expireAt = 0
+	s.connected.Store(true)
+	l.writeConnack(c, r, present)
+	c.state = stateConnected
+	c.lastActive = l.now.Unix()
+	l.srv.stats.connects.Add(1)
+	l.srv.log.Info("client connected", "client_id", c.id, "remote", addrString(c.remote),
+		"version", c.version, "keepalive", c.keepAlive, "session_present", present)
+	if c.keepAlive > 0 {
+		l.wheel.add(c, c.lastActive+keepAliveGrace(c.keepAlive))
+	}
+	if present {
+		l.resume(c, s)
+	}
+	if l.processing != c {
+		// Attached by a task: parse what arrived behind the CONNECT.
+		c.resumeInput()
+	}
+}
+
+// writeConnack sends CONNACK, with the server's limits as properties for v5
+// [MQTT-3.2.2.3].
+func (l *loop) writeConnack(c *client, r attachReq, present bool) {
+	cfg := &l.srv.cfg
+	ack := codec.Connack{SessionPresent: present, ReasonCode: codec.Success}
+	if c.v5 != nil {
+		p := &ack.Props
+		p.ReceiveMaximum = cfg.ReceiveMaximum
+		p.Set(codec.PropReceiveMaximum)
+		if cfg.MaxQoS < 2 {
+			p.MaximumQoS = cfg.MaxQoS
+			p.Set(codec.PropMaximumQoS)
+		}
+		if !cfg.RetainAvailable {
+			p.RetainAvailable = 0
+			p.Set(codec.PropRetainAvailable)
+		}
+		p.MaximumPacketSize = uint32(cfg.MaxPacketSize)
+		p.Set(codec.PropMaximumPacketSize)
+		p.TopicAliasMaximum = cfg.TopicAliasMaximum
+		p.Set(codec.PropTopicAliasMaximum)
+		if r.assigned {
+			p.AssignedClientID = []byte(c.id)
+			p.Set(codec.PropAssignedClientID)
+		}
+		if r.serverKeepAlive {
+			p.ServerKeepAlive = c.keepAlive
+			p.Set(codec.PropServerKeepAlive)
+		}
+		if cfg.MaxSessionExpiry > 0 && r.expiry == cfg.MaxSessionExpiry {
+			p.SessionExpiry = r.expiry
+			p.Set(codec.PropSessionExpiry)
+		}
+		p.WildcardSubAvailable, p.SubIDAvailable, p.SharedSubAvailable = 1, 1, 1
+		p.Set(codec.PropWildcardSubAvailable)
+		p.Set(codec.PropSubIDAvailable)
+		p.Set(codec.PropSharedSubAvailable)
+	}
+	c.setBuf(codec.AppendConnack(c.buf(), &ack, c.version))
+}
+
+// refuse answers a CONNECT with a failing CONNACK and closes [MQTT-3.2.2-5].
+func (l *loop) refuse(c *client, rc codec.ReasonCode, why string) error {
+	l.srv.stats.connectsRefused.Add(1)
+	ack := codec.Connack{ReasonCode: rc}
+	if c.version != codec.Version5 {
+		ack.ReasonCode = codec.ReasonCode(codec.V3ConnackCode(rc))
+	}
+	c.setBuf(codec.AppendConnack(c.buf(), &ack, c.version))
+	return &connError{code: rc, msg: "connect refused: " + why, answered: true}
+}
+
+// newClientID makes an id for a client that sent none [MQTT-3.1.3-6]: unique
+// and within the 23 characters every server accepts.
+func newClientID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "cp7-" + hex.EncodeToString(b[:])[:19]
+}
+
+func validWillTopic(t []byte) bool {
+	for _, ch := range t {
+		if ch == '+' || ch == '#' {
+			return false
+		}
+	}
+	return len(t) > 0
+}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"github.com/cp7/cp7/codec"
+)
+
+// deliverOpts says how one message goes to one session: the subscription's
+// granted QoS, the retain flag to send, subscription identifiers, and the
+// shared group it came through.
+type deliverOpts struct {
+	qos    byte
+	retain bool
+	subIDs []uint32
+	group  string // "" unless delivered through $share/{group}/{filter}
+	filter string
+}
+
+// own returns m itself if it may be kept, else one copy shared by every
+// delivery of the message being routed in this turn.
+func (l *loop) own(m *Message) *Message {
+	if m.owned {
+		return m
+	}
+	if l.ownSrc == m && l.ownDst != nil {
+		return l.ownDst
+	}
+	l.ownSrc, l.ownDst = m, m.own()
+	return l.ownDst
+}
+
+// deliver sends m to s with opt. Owner only: if s moved to another loop in
+// the meantime, the delivery follows it.
+func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
+	if s.removed {
+		return
+	}
+	if owner := s.owner.Load(); owner != l {
+		l.handOver(owner, s, l.own(m), opt)
+		return
+	}
+	qos := min(m.QoS, opt.qos)
+	c := s.c
+	if qos == 0 {
+		if c == nil || c.state != stateConnected || c.closing {
+			l.srv.stats.droppedOffline.Add(1)
+			return
+		}
+		if c.queuedBytes() > l.srv.cfg.MaxOutboundBytes {
+			l.slowConsumer(c)
+			return
+		}
+		l.writePublish(c, m, 0, 0, false, &opt)
+		return
+	}
+	o := &outbound{m: l.own(m), opt: opt, qos: qos}
+	if len(opt.subIDs) > 0 {
+		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
+	}
+	if c != nil && c.state == stateConnected && !c.closing && len(s.inflight) < l.window(c) {
+		l.sendOutbound(c, s, o)
+		return
+	}
+	l.enqueue(s, o)
+}
+
+// slowConsumer drops a QoS 0 delivery to a connection whose outbound bytes
+// passed the limit, and disconnects it past twice the limit.
+func (l *loop) slowConsumer(c *client) {
+	l.srv.stats.droppedSlow.Add(1)
+	if c.queuedBytes() > 2*l.srv.cfg.MaxOutboundBytes {
+		l.srv.log.Warn("disconnecting slow consumer", "client_id", c.id,
+			"queued_bytes", c.queuedBytes(), "limit", l.srv.cfg.MaxOutboundBytes)
+		l.disconnect(c, codec.ServerBusy)
+	}
+}
+
+// window is how many QoS 1/2 deliveries may be unacknowledged at once: the
+// broker's limit, and a v5 client's Receive Maximum [MQTT-3.3.4-9].
+func (l *loop) window(c *client) int {
+	w := l.srv.cfg.MaxInflight
+	if c.v5 != nil && int(c.v5.receiveMax) < w {
+		w = int(c.v5.receiveMax)
+	}
+	return w
+}
+
+// enqueue keeps o until the window has room or the client returns. A full
+// queue drops its oldest message and counts it.
+func (l *loop) enqueue(s *session, o *outbound) {
+	max := l.srv.cfg.MaxQueued
+	if max == 0 {
+		l.srv.stats.droppedQueueFull.Add(1)
+		return
+	}
+	if len(s.queue) >= max {
+		copy(s.queue, s.queue[1:])
+		s.queue[len(s.queue)-1] = nil
+		s.queue = s.queue[:len(s.queue)-1]
+		l.srv.stats.droppedQueueFull.Add(1)
+	}
+	s.queue = append(s.queue, o)
+}
+
+// sendOutbound gives o a packet id and an in-flight slot and writes it.
+func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
+	o.pid = s.allocID()
+	o.state = outWaitAck
+	o.sentAt = l.now.Unix()
+	s.inflight = append(s.inflight, o)
+	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
+		s.removeInflight(o.pid) // too large for this client: dropped and counted
+	}
+}
+
+// fillWindow moves queued messages into the in-flight window while it has
+// room, dropping those whose expiry passed [MQTT-3.3.2-5].
+func (l *loop) fillWindow(s *session) {
+	c := s.c
+	if c == nil || c.state != stateConnected || c.closing {
+		return
+	}
+	w := l.window(c)
+	for len(s.inflight) < w && len(s.queue) > 0 {
+		o := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		if o.m.expired(l.now) {
+			l.srv.stats.droppedExpired.Add(1)
+			continue
+		}
+		l.sendOutbound(c, s, o)
+	}
+	if len(s.queue) == 0 {
+		s.queue = nil
+	}
+}
+
+// resume re-sends the in-flight window after a session resumes: PUBLISH
+// with DUP for those not yet acknowledged, PUBREL for those past PUBREC
+// [MQTT-4.4.0-1].
+func (l *loop) resume(c *client, s *session) {
+	for _, o := range s.inflight {
+		if o.state == outWaitComp {
+			l.writeAck(c, codec.PUBREL, o.pid, codec.Success)
+			continue
+		}
+		l.writePublish(c, o.m, o.qos, o.pid, true, &o.opt)
+	}
+	l.fillWindow(s)
+}
+
+// allocID returns a packet identifier not in use by an in-flight delivery
+// [MQTT-2.2.1-2, 2.3.1-2].
+func (s *session) allocID() uint16 {
+	for range 65536 {
+		s.nextID++
+		if s.nextID == 0 {
+			s.nextID = 1
+		}
+		if s.findInflight(s.nextID) < 0 {
+			return s.nextID
+		}
+	}
+	return 0 // unreachable: the window is far below 65535
+}
+
+func (s *session) findInflight(pid uint16) int {
+	for i, o := range s.inflight {
+		if o.pid == pid {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *session) removeInflight(pid uint16) *outbound {
+	i := s.findInflight(pid)
+	if i < 0 {
+		return nil
+	}
+	o := s.inflight[i]
+	copy(s.inflight[i:], s.inflight[i+1:])
+	s.inflight[len(s.inflight)-1] = nil
+	s.inflight = s.inflight[:len(s.inflight)-1]
+	if len(s.inflight) == 0 {
+		s.inflight = nil
+	}
+	return o
+}
+
+// writePublish encodes one PUBLISH for c into its turn buffer. It returns
+// false if the packet exceeds the client's Maximum Packet Size: the delivery
+// is dropped and counted [MQTT-3.1.2-24, 3.1.2-25].
+func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup bool, opt *deliverOpts) bool {
+	p := &l.encode
+	p.Topic, p.Payload = m.Topic, m.Payload
+	p.QoS, p.PacketID, p.Dup, p.Retain = qos, pid, dup, opt.retain
+	b := c.buf()
+	start := len(b)
+	if c.v5 == nil {
+		b = codec.AppendPublish(b, p, c.version)
+		c.setBuf(b)
+		return true
+	}
+	alias, newAlias := l.outboundProps(c, m, opt)
+	if alias != 0 && !newAlias {
+		p.Topic = nil // [MQTT-3.3.2-12] the alias stands for the topic
+	}
+	b = codec.AppendPublish(b, p, codec.Version5)
+	if max := c.v5.maxPacket; max != 0 && uint32(len(b)-start) > max {
+		c.setBuf(b[:start])
+		l.srv.stats.droppedTooLarge.Add(1)
+		return false
+	}
+	if newAlias {
+		c.v5.commitAlias(m.Topic, alias)
+	}
+	c.setBuf(b)
+	return true
+}
+
+// writeAck appends a PUBACK, PUBREC, PUBREL or PUBCOMP.
+func (l *loop) writeAck(c *client, t codec.PacketType, pid uint16, rc codec.ReasonCode) {
+	a := &l.pkt.ack
+	a.Type, a.PacketID, a.ReasonCode = t, pid, rc
+	a.Props.Reset()
+	c.setBuf(codec.AppendAck(c.buf(), a, c.version))
+}

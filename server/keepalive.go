@@ -1,0 +1,37 @@
+package server
+
+// keepAliveGrace is how long a connection may stay silent: one and a half
+// times its keepalive [MQTT-3.1.2-24], rounded up.
+func keepAliveGrace(ka uint16) int64 { return (int64(ka)*3 + 1) / 2 }
+
+// expire implements timed for connections: the CONNECT timeout while the
+// client has not connected, then the keepalive.
+func (c *client) expire(l *loop, now int64) int64 {
+	switch c.state {
+	case stateClosed:
+		return 0
+	case stateNew, stateAttaching:
+		deadline := c.openedAt + int64(l.srv.cfg.ConnectTimeout.Seconds())
+		if c.state == stateNew && now >= deadline {
+			l.srv.stats.connectTimeouts.Add(1)
+			l.srv.log.Info("closing connection", "remote", addrString(c.remote), "reason", "no CONNECT within the connect timeout")
+			c.end()
+			return 0
+		}
+		if c.state == stateAttaching {
+			return now + 1
+		}
+		return deadline
+	}
+	if c.keepAlive == 0 || c.closing {
+		return 0
+	}
+	deadline := c.lastActive + keepAliveGrace(c.keepAlive)
+	if now > deadline {
+		l.srv.stats.keepAliveTimeouts.Add(1)
+		l.srv.log.Info("closing connection", "client_id", c.id, "remote", addrString(c.remote), "reason", "keepalive timeout")
+		l.disconnect(c, 0x8D) // Keep Alive timeout [MQTT-3.1.2-24]
+		return 0
+	}
+	return deadline + 1
+}

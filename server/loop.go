@@ -1,0 +1,190 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/router"
+)
+
+// loop is a unit of ownership: a gnet event loop, or the goroutine that owns
+// one TLS/WebSocket connection. Every client and every session belongs to
+// exactly one loop, and only that loop's goroutine touches their state; other
+// goroutines hand work over with post. Fields below "owner only" must only be
+// touched from the loop's goroutine.
+type loop struct {
+	srv *Server
+	// post queues task to run on the loop's goroutine, followed by endTurn.
+	// Safe from any goroutine. It returns false when the loop is gone (its
+	// engine shut down or its connection ended).
+	post func(task func()) bool
+
+	// owner only
+	dirty  []*client        // clients with bytes in out, flushed by endTurn
+	spare  []*client        // the other dirty array, swapped each round
+	inTurn bool             // endTurn is running (re-entered through OnClose)
+	// ephemeral loops serve one goroutine connection and end with it
+	ephemeral bool
+	// processing is the client whose input process is parsing right now
+	processing *client
+	outbox map[*loop][]xfer // deliveries for sessions owned by other loops
+	wheel  wheel
+	now    time.Time // cached wall clock for this turn (message expiry)
+
+	// scratch reused for every packet so decoding does not allocate
+	pkt    packets
+	match  router.Result
+	props  codec.Properties // forwarded properties of the publish in hand
+	encode codec.Publish    // outbound PUBLISH being encoded
+	inMsg  Message          // the message of the PUBLISH in hand (borrowed)
+	ownSrc *Message         // own(): the borrowed message last copied...
+	ownDst *Message         // ...and its copy, shared by this turn's deliveries
+}
+
+// packets are the decode targets reused by a loop.
+type packets struct {
+	connect codec.Connect
+	publish codec.Publish
+	ack     codec.Ack
+	sub     codec.Subscribe
+	unsub   codec.Unsubscribe
+	disc    codec.Disconnect
+	auth    codec.Auth
+	codes   []codec.ReasonCode
+}
+
+// xfer is one delivery handed to another loop.
+type xfer struct {
+	s   *session
+	m   *Message
+	opt deliverOpts
+}
+
+func newLoop(srv *Server, post func(func()) bool) *loop {
+	l := &loop{srv: srv, post: post}
+	l.wheel.init(time.Now())
+	return l
+}
+
+// markDirty schedules c's buffered output for the end of this turn.
+func (l *loop) markDirty(c *client) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+// endTurn flushes every touched connection once (one write per connection
+// per turn) and hands each other loop its batch in one task.
+func (l *loop) endTurn() {
+	if l.inTurn {
+		return // a write ran OnClose inside gnet: the outer endTurn goes on
+	}
+	l.inTurn = true
+	for len(l.dirty) > 0 {
+		batch := l.dirty
+		l.dirty = l.spare[:0]
+		for i, c := range batch {
+			batch[i] = nil
+			c.dirty = false
+			c.flush()
+		}
+		l.spare = batch[:0]
+	}
+	l.inTurn = false
+	for target, batch := range l.outbox {
+		if len(batch) == 0 {
+			continue
+		}
+		l.outbox[target] = nil
+		b := batch
+		if !target.post(func() { target.receive(b) }) {
+			// The loop is gone (shutdown); the sessions it owned are too.
+			l.srv.stats.dropped.Add(uint64(len(b)))
+		}
+	}
+}
+
+// handOver queues a delivery for a session owned by another loop.
+func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
+	if l.outbox == nil {
+		l.outbox = make(map[*loop][]xfer, 4)
+	}
+	if len(opt.subIDs) > 0 {
+		opt.subIDs = append([]uint32(nil), opt.subIDs...) // the match scratch is reused
+	}
+	l.outbox[target] = append(l.outbox[target], xfer{s: s, m: m, opt: opt})
+}
+
+// receive runs a batch handed over by another loop.
+func (l *loop) receive(batch []xfer) {
+	l.now = time.Now()
+	for i := range batch {
+		x := &batch[i]
+		l.deliver(x.s, x.m, x.opt)
+		batch[i] = xfer{}
+	}
+}
+
+// tick runs once a second on the loop: keepalive, connect timeouts, will
+// delays and session expiry, from the loop's timing wheel.
+func (l *loop) tick(now time.Time) {
+	l.now = now
+	l.wheel.advance(now, l)
+}
+
+// goLoop is the executor of a loop owned by a goroutine (TLS and WebSocket
+// connections): a task queue drained by one goroutine.
+type goLoop struct {
+	mu     sync.Mutex
+	tasks  []func()
+	wake   chan struct{}
+	closed bool
+}
+
+func newGoLoop() *goLoop { return &goLoop{wake: make(chan struct{}, 1)} }
+
+func (g *goLoop) post(task func()) bool {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return false
+	}
+	g.tasks = append(g.tasks, task)
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// run drains tasks until stop is closed, then marks the loop closed and runs
+// what is left (so a hand-over that raced with the end still lands).
+func (g *goLoop) run(l *loop, stop <-chan struct{}) {
+	var batch []func()
+	for {
+		select {
+		case <-g.wake:
+		case <-stop:
+			g.mu.Lock()
+			g.closed = true
+			batch, g.tasks = g.tasks, nil
+			g.mu.Unlock()
+			for _, t := range batch {
+				t()
+			}
+			l.endTurn()
+			return
+		}
+		g.mu.Lock()
+		batch, g.tasks = g.tasks, batch[:0]
+		g.mu.Unlock()
+		for i, t := range batch {
+			t()
+			batch[i] = nil
+		}
+		l.endTurn()
+	}
+}

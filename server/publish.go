@@ -1,0 +1,183 @@
+package server
+
+import (
+	"time"
+
+	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/router"
+)
+
+// onPublish handles an inbound PUBLISH [MQTT-3.3]. p borrows the read
+// buffer. A returned error ends the connection with its reason code.
+func (l *loop) onPublish(c *client, p *codec.Publish) error {
+	s := c.sess
+	topic := p.Topic
+	if c.v5 != nil {
+		var rc codec.ReasonCode
+		if topic, rc = l.resolveAlias(c, p); rc != codec.Success {
+			return protoErr(rc, "bad topic alias")
+		}
+		if len(p.Props.SubscriptionIDs) > 0 {
+			return protoErr(codec.ProtocolError, "PUBLISH from a client carries a subscription identifier") // [MQTT-3.3.4-6]
+		}
+	}
+	if !router.ValidTopicName(topic) {
+		return protoErr(codec.TopicNameInvalid, "invalid topic name") // [MQTT-3.3.2-2]
+	}
+	if p.QoS > l.srv.cfg.MaxQoS {
+		return protoErr(codec.QoSNotSupported, "PUBLISH QoS above the server's maximum") // [MQTT-3.2.2-11]
+	}
+	if p.Retain && !l.srv.cfg.RetainAvailable {
+		return protoErr(codec.RetainNotSupported, "retained message while retain is unavailable") // [MQTT-3.2.2-14]
+	}
+	if p.QoS == 2 {
+		if s.hasQoS2(p.PacketID) {
+			// A re-sent QoS 2 publish already routed: acknowledge again only
+			// [MQTT-4.3.3-9 (3.1.1: 4.3.3-2)].
+			l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
+			return nil
+		}
+		if c.v5 != nil && len(s.qos2in) >= int(l.srv.cfg.ReceiveMaximum) {
+			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-8]
+		}
+	}
+	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.id, c.user, topic) {
+		l.srv.stats.deniedPublish.Add(1)
+		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
+		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].
+		l.ackPublish(c, p, codec.NotAuthorized)
+		return nil
+	}
+
+	m := &l.inMsg
+	*m = Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, From: s}
+	if c.v5 != nil {
+		m.Props = messageProps(&p.Props, &l.props)
+		if p.Props.Has(codec.PropMessageExpiry) {
+			m.Expiry = l.now.Add(time.Duration(p.Props.MessageExpiry) * time.Second)
+		}
+	}
+	l.ownSrc, l.ownDst = nil, nil
+	l.srv.stats.received.Add(1)
+	if p.Retain {
+		l.retain(m)
+	}
+	n := l.route(m)
+	rc := codec.Success
+	if n == 0 && c.v5 != nil {
+		rc = codec.NoMatchingSubscribers
+	}
+	l.ackPublish(c, p, rc)
+	return nil
+}
+
+// ackPublish sends PUBACK for QoS 1, records the id and sends PUBREC for
+// QoS 2 [MQTT-4.3.2-2, 4.3.3-2].
+func (l *loop) ackPublish(c *client, p *codec.Publish, rc codec.ReasonCode) {
+	switch p.QoS {
+	case 1:
+		l.writeAck(c, codec.PUBACK, p.PacketID, rc)
+	case 2:
+		if rc < 0x80 {
+			c.sess.qos2in = append(c.sess.qos2in, p.PacketID)
+		}
+		l.writeAck(c, codec.PUBREC, p.PacketID, rc)
+	}
+}
+
+func (s *session) hasQoS2(pid uint16) bool {
+	for _, id := range s.qos2in {
+		if id == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// onPubrel completes an inbound QoS 2 flow [MQTT-4.3.3-11 (3.1.1: 4.3.3-2)].
+func (l *loop) onPubrel(c *client, a *codec.Ack) {
+	s := c.sess
+	rc := codec.PacketIdentifierNotFound
+	for i, id := range s.qos2in {
+		if id == a.PacketID {
+			s.qos2in[i] = s.qos2in[len(s.qos2in)-1]
+			s.qos2in = s.qos2in[:len(s.qos2in)-1]
+			rc = codec.Success
+			break
+		}
+	}
+	if c.v5 == nil {
+		rc = codec.Success
+	}
+	l.writeAck(c, codec.PUBCOMP, a.PacketID, rc)
+}
+
+// onAck handles PUBACK, PUBREC and PUBCOMP for our outbound deliveries
+// [MQTT-4.3.2, 4.3.3].
+func (l *loop) onAck(c *client, a *codec.Ack) {
+	s := c.sess
+	i := s.findInflight(a.PacketID)
+	if i < 0 {
+		if a.Type == codec.PUBREC {
+			// Unknown id: answer so the client's flow can end [MQTT-4.3.3].
+			l.writeAck(c, codec.PUBREL, a.PacketID, codec.PacketIdentifierNotFound)
+		}
+		return
+	}
+	o := s.inflight[i]
+	switch a.Type {
+	case codec.PUBACK:
+		if o.qos != 1 {
+			return
+		}
+		s.removeInflight(a.PacketID)
+	case codec.PUBREC:
+		if o.qos != 2 || o.state != outWaitAck {
+			if o.state == outWaitComp {
+				l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success)
+			}
+			return
+		}
+		if a.ReasonCode >= 0x80 { // the receiver refused: the flow ends [MQTT-4.3.3]
+			s.removeInflight(a.PacketID)
+			break
+		}
+		o.state = outWaitComp
+		l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
+		return
+	case codec.PUBCOMP:
+		if o.state != outWaitComp {
+			return
+		}
+		s.removeInflight(a.PacketID)
+	}
+	l.srv.stats.acked.Add(1)
+	l.fillWindow(s)
+}
+
+// route matches m against the subscription table and delivers it: at once
+// to sessions owned by this loop, in one batch per loop for the others. It
+// returns the number of receiving sessions. Owner of the publisher only.
+func (l *loop) route(m *Message) int {
+	r := &l.match
+	var from router.Subscriber
+	if m.From != nil {
+		from = m.From
+	}
+	l.srv.router.Match(m.Topic, from, r)
+	for i := range r.Deliveries {
+		d := &r.Deliveries[i]
+		s, ok := d.Client.(*session)
+		if !ok {
+			continue // a remote node: the cluster seam forwards here later
+		}
+		opt := deliverOpts{qos: d.QoS, subIDs: d.SubIDs, group: d.Group, filter: d.Filter}
+		opt.retain = d.RetainAsPublished && m.Retain // [MQTT-3.3.1-12, 3.3.1-13]
+		if owner := s.owner.Load(); owner != l {
+			l.handOver(owner, s, l.own(m), opt)
+			continue
+		}
+		l.deliver(s, m, opt)
+	}
+	return len(r.Deliveries)
+}

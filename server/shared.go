@@ -1,0 +1,27 @@
+package server
+
+// redistributeShared hands the unacknowledged and queued messages a session
+// received through shared subscriptions to another member of each group, as
+// the session ends [MQTT-4.8.2-6]. Owner only.
+func (l *loop) redistributeShared(s *session) {
+	for _, list := range [2][]*outbound{s.inflight, s.queue} {
+		for _, o := range list {
+			if o.opt.group == "" {
+				continue
+			}
+			d, ok := l.srv.router.PickShared(o.opt.group, o.opt.filter, s)
+			if !ok {
+				continue
+			}
+			next, ok := d.Client.(*session)
+			if !ok {
+				continue
+			}
+			opt := o.opt
+			opt.qos = d.QoS
+			opt.subIDs = d.SubIDs
+			l.srv.stats.redelivered.Add(1)
+			l.deliver(next, o.m, opt)
+		}
+	}
+}
