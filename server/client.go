@@ -23,10 +23,10 @@ type transport interface {
 type clientState uint8
 
 const (
-	stateNew        clientState = iota // waiting for CONNECT
-	stateAttaching                     // CONNECT accepted, session being attached
-	stateConnected                     // CONNACK sent
-	stateClosed                        // gone; late tasks ignore it
+	stateNew       clientState = iota // waiting for CONNECT
+	stateAttaching                    // CONNECT accepted, session being attached
+	stateConnected                    // CONNACK sent
+	stateClosed                       // gone; late tasks ignore it
 )
 
 // client is one network connection speaking MQTT. Owner only. It is kept small
@@ -47,14 +47,14 @@ type client struct {
 	// records a DISCONNECT from the client (no will) and tookOver a take-over
 	// (the session lives on elsewhere).
 	closing, graceful, tookOver, ended, wantClose bool
-	keepAlive                   uint16
-	lastActive                  int64 // Unix seconds of the last packet received
-	openedAt                    int64
-	out                         *pool.Buffer // bytes for this turn; nil when idle
-	will                        *will
-	v5                          *v5state // nil for 3.1/3.1.1 clients
-	proxy                       *proxyState
-	cn                          string // TLS client certificate CN
+	keepAlive                                     uint16
+	lastActive                                    int64 // Unix seconds of the last packet received
+	openedAt                                      int64
+	out                                           *pool.Buffer // bytes for this turn; nil when idle
+	will                                          *will
+	v5                                            *v5state // nil for 3.1/3.1.1 clients
+	proxy                                         *proxyState
+	cn                                            string // TLS client certificate CN
 }
 
 // buf returns the connection's buffer for this turn, to append packets to;

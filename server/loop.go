@@ -21,16 +21,16 @@ type loop struct {
 	post func(task func()) bool
 
 	// owner only
-	dirty  []*client        // clients with bytes in out, flushed by endTurn
-	spare  []*client        // the other dirty array, swapped each round
-	inTurn bool             // endTurn is running (re-entered through OnClose)
+	dirty  []*client // clients with bytes in out, flushed by endTurn
+	spare  []*client // the other dirty array, swapped each round
+	inTurn bool      // endTurn is running (re-entered through OnClose)
 	// ephemeral loops serve one goroutine connection and end with it
 	ephemeral bool
 	// processing is the client whose input process is parsing right now
 	processing *client
-	outbox map[*loop][]xfer // deliveries for sessions owned by other loops
-	wheel  wheel
-	now    time.Time // cached wall clock for this turn (message expiry)
+	outbox     map[*loop][]xfer // deliveries for sessions owned by other loops
+	wheel      wheel
+	now        time.Time // cached wall clock for this turn (message expiry)
 
 	// scratch reused for every packet so decoding does not allocate
 	pkt    packets

@@ -86,7 +86,7 @@ func (srv *Server) Start() error {
 	opts := []gnet.Option{
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogLevel(4), // gnet's own logger: errors only
+		gnet.WithLogger(gnetLogger{srv.log}),
 	}
 	if srv.cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(srv.cfg.EventLoops))
