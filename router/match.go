@@ -33,6 +33,12 @@ type Result struct {
 	// quadratic. Allocated once, then cleared and reused.
 	index     map[Subscriber]int32
 	indexUsed bool
+	// segs holds, for each filter node that contributed hits, the end of its
+	// run in hits. A node holds at most one subscription per client, so a hit
+	// only needs comparing with the deliveries made by earlier nodes: with one
+	// node (a broadcast to one filter's 100k subscribers) finish does no
+	// look-up at all, and small fan-outs scan less.
+	segs []int32
 }
 
 // linearDedupMax is the delivery count up to which merging by client scans
@@ -62,6 +68,7 @@ func (r *Result) Reset() {
 	r.picks = r.picks[:0]
 	r.cnt = r.cnt[:0]
 	r.ids = r.ids[:0]
+	r.segs = r.segs[:0]
 	if r.indexUsed {
 		clear(r.index)
 		r.indexUsed = false
@@ -154,12 +161,16 @@ func (m *matcher) walk(n *node, i int) {
 // at most once.
 func (m *matcher) collect(n *node) {
 	r := m.r
+	before := len(r.hits)
 	for k := range n.subs.s {
 		s := &n.subs.s[k]
 		if s.NoLocal && m.publisher != nil && s.Client == m.publisher {
 			continue // [MQTT-3.8.3-3]
 		}
 		r.hits = append(r.hits, hit{client: s.Client, id: s.ID, qos: s.QoS, rap: s.RetainAsPublished})
+	}
+	if len(r.hits) > before {
+		r.segs = append(r.segs, int32(len(r.hits)))
 	}
 	for _, g := range n.groups {
 		if len(g.members) == 0 {
@@ -175,9 +186,14 @@ func (m *matcher) collect(n *node) {
 // laying every SubIDs out contiguously in r.ids.
 func (r *Result) finish() {
 	total := 0
+	seg, limit := 0, 0 // limit: deliveries made by the nodes before this hit's
 	for k := range r.hits {
+		if k == int(r.segs[seg]) {
+			seg++
+			limit = len(r.Deliveries)
+		}
 		h := &r.hits[k]
-		d := r.lookup(h.client)
+		d := r.lookup(h.client, limit)
 		if d < 0 {
 			d = len(r.Deliveries)
 			r.Deliveries = append(r.Deliveries, Delivery{Client: h.client, QoS: h.qos, RetainAsPublished: h.rap})
@@ -240,12 +256,17 @@ func (r *Result) appendPicks(off int) {
 	}
 }
 
-// lookup returns the delivery index of client c, or -1. It switches from a
-// linear scan to the map when the fan-out grows past linearDedupMax.
-func (r *Result) lookup(c Subscriber) int {
+// lookup returns the index of client c's delivery among the first limit, or
+// -1. It scans them while they are few, and switches to the map (which then
+// holds every delivery made so far, and is kept up to date by finish) once
+// limit reaches linearDedupMax.
+func (r *Result) lookup(c Subscriber, limit int) int {
+	if limit == 0 {
+		return -1
+	}
 	if !r.indexUsed {
-		if len(r.Deliveries) < linearDedupMax {
-			for i := range r.Deliveries {
+		if limit < linearDedupMax {
+			for i := range r.Deliveries[:limit] {
 				if r.Deliveries[i].Client == c {
 					return i
 				}
