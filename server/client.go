@@ -24,6 +24,7 @@ type clientState uint8
 
 const (
 	stateNew       clientState = iota // waiting for CONNECT
+	stateAuth                         // v5 enhanced authentication in progress
 	stateAttaching                    // CONNECT accepted, session being attached
 	stateConnected                    // CONNACK sent
 	stateClosed                       // gone; late tasks ignore it
@@ -54,7 +55,9 @@ type client struct {
 	will                                          *will
 	v5                                            *v5state // nil for 3.1/3.1.1 clients
 	proxy                                         *proxyState
-	cn                                            string // TLS client certificate CN
+	cn                                            string     // TLS client certificate CN
+	auth                                          *authState // enhanced authentication in progress
+	authMethod                                    string     // v5 method the client authenticated with
 }
 
 // buf returns the connection's buffer for this turn, to append packets to;

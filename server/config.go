@@ -70,6 +70,9 @@ type Config struct {
 	// publish and subscribe (nil allows everything).
 	Auth Authenticator
 	ACL  Authorizer
+	// EnhancedAuth are the MQTT 5 enhanced authentication methods offered
+	// (AUTH packet exchange), e.g. NewSCRAM.
+	EnhancedAuth []EnhancedAuthenticator
 }
 
 // DefaultConfig returns the settings `cp7` runs with when given no flags.

@@ -64,9 +64,6 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		if cfg.MaxSessionExpiry > 0 && expiry > cfg.MaxSessionExpiry {
 			expiry = cfg.MaxSessionExpiry
 		}
-		if p.Props.Has(codec.PropAuthMethod) {
-			return l.refuse(c, codec.BadAuthenticationMethod, "enhanced authentication method not supported")
-		}
 	} else if !p.CleanStart {
 		expiry = 0xFFFFFFFF // 3.1.1 clean session 0: the session outlives the connection
 	}
@@ -83,6 +80,14 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		}
 	}
 
+	if p.WillFlag {
+		c.will = newWill(p, l)
+	}
+	req := attachReq{c: c, target: l, clean: p.CleanStart, expiry: expiry,
+		assigned: assigned, serverKeepAlive: serverKeepAlive}
+	if v5 && p.Props.Has(codec.PropAuthMethod) {
+		return l.beginAuth(c, p, req)
+	}
 	if a := cfg.Auth; a != nil {
 		info := ConnInfo{ClientID: id, Username: p.Username, Password: p.Password,
 			Remote: c.remote, Version: c.version, CommonName: c.cn}
@@ -91,12 +96,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 			return l.refuse(c, rc, "authentication failed")
 		}
 	}
-	if p.WillFlag {
-		c.will = newWill(p, l)
-	}
 	c.state = stateAttaching
-	req := attachReq{c: c, target: l, clean: p.CleanStart, expiry: expiry,
-		assigned: assigned, serverKeepAlive: serverKeepAlive}
 	l.attach(req)
 	return nil
 }
@@ -109,6 +109,8 @@ type attachReq struct {
 	expiry          uint32
 	assigned        bool
 	serverKeepAlive bool
+	authMethod      string // enhanced authentication: echoed in CONNACK
+	authData        []byte
 }
 
 // attach finds or creates the client id's session. A session owned by this
@@ -232,6 +234,14 @@ func (l *loop) writeConnack(c *client, r attachReq, present bool) {
 		if cfg.MaxSessionExpiry > 0 && r.expiry == cfg.MaxSessionExpiry {
 			p.SessionExpiry = r.expiry
 			p.Set(codec.PropSessionExpiry)
+		}
+		if r.authMethod != "" {
+			p.AuthMethod = []byte(r.authMethod)
+			p.Set(codec.PropAuthMethod)
+			if r.authData != nil {
+				p.AuthData = r.authData
+				p.Set(codec.PropAuthData)
+			}
 		}
 		p.WildcardSubAvailable, p.SubIDAvailable, p.SharedSubAvailable = 1, 1, 1
 		p.Set(codec.PropWildcardSubAvailable)

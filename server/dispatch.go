@@ -104,8 +104,14 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 		}
 		return l.onConnect(c, &pk.connect)
 	}
+	if c.state == stateAuth && h.Type == codec.AUTH {
+		if err := pk.auth.Decode(body); err != nil {
+			return err
+		}
+		return l.onAuth(c, &pk.auth)
+	}
 	if c.state != stateConnected {
-		return protoErr(codec.ProtocolError, "packet before CONNECT") // [MQTT-3.1.0-1]
+		return protoErr(codec.ProtocolError, "packet before CONNECT, or before authentication ended") // [MQTT-3.1.0-1, 4.12.0-2]
 	}
 	l.srv.stats.packetsIn.Add(1)
 	switch h.Type {
@@ -148,7 +154,10 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 		if c.v5 == nil {
 			return protoErr(codec.ProtocolError, "AUTH packet on an MQTT 3 connection")
 		}
-		return protoErr(codec.ProtocolError, "AUTH without enhanced authentication in progress") // [MQTT-4.12.0-1]
+		if err := pk.auth.Decode(body); err != nil {
+			return err
+		}
+		return l.onAuth(c, &pk.auth)
 	default:
 		return protoErr(codec.ProtocolError, "packet type "+h.Type.String()+" is not sent by clients")
 	}

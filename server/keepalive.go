@@ -10,11 +10,11 @@ func (c *client) expire(l *loop, now int64) int64 {
 	switch c.state {
 	case stateClosed:
 		return 0
-	case stateNew, stateAttaching:
+	case stateNew, stateAuth, stateAttaching:
 		deadline := c.openedAt + int64(l.srv.cfg.ConnectTimeout.Seconds())
-		if c.state == stateNew && now >= deadline {
+		if c.state != stateAttaching && now >= deadline {
 			l.srv.stats.connectTimeouts.Add(1)
-			l.srv.log.Info("closing connection", "remote", addrString(c.remote), "reason", "no CONNECT within the connect timeout")
+			l.srv.log.Info("closing connection", "remote", addrString(c.remote), "reason", "no CONNECT (or no end of authentication) within the connect timeout")
 			c.end()
 			return 0
 		}
