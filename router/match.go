@@ -105,8 +105,8 @@ type matcher struct {
 // most 64 levels).
 func (t *Table) Match(topic []byte, publisher Subscriber, r *Result) {
 	r.Reset()
-	if len(topic) == 0 {
-		return
+	if len(topic) == 0 || len(topic) > maxTopicLen {
+		return // not a topic name; level offsets are uint16
 	}
 	var endsBuf [stackLevels]uint16
 	m := matcher{

@@ -167,8 +167,8 @@ func (r *RetainTree[M]) Count() int {
 // fn runs under the tree's read lock: it must not call back into the tree, and
 // should copy what it keeps and return quickly.
 func (r *RetainTree[M]) Match(filter []byte, fn func(topic string, m M) bool) {
-	if len(filter) == 0 {
-		return
+	if len(filter) == 0 || len(filter) > maxTopicLen {
+		return // not a filter; level offsets are uint16
 	}
 	var endsBuf [stackLevels]uint16
 	ends := splitLevels(filter, endsBuf[:0])

@@ -8,7 +8,8 @@ import (
 // Subscriber owns subscriptions: a local session or (later) a remote cluster
 // node. Implementations must be pointers (comparable, usable as map keys), and
 // both methods must be safe to call from any goroutine, cheaply: Match calls
-// Connected on shared-group members under a shard's read lock.
+// Connected on shared-group members under a shard's read lock, so neither may
+// call back into the Table.
 //
 // ClientID must not change while the subscriber holds subscriptions: shared
 // groups keep their members sorted by it.

@@ -121,16 +121,8 @@ func levelAt(topic []byte, ends []uint16, i int) []byte {
 	return topic[start:ends[i]]
 }
 
-// firstLevel returns the bytes of topic before its first '/' (all of it when it
-// has none). Used to pick a shard.
-func firstLevel(topic []byte) []byte {
-	if i := indexByte(topic, '/'); i >= 0 {
-		return topic[:i]
-	}
-	return topic
-}
-
-// firstLevelString is firstLevel for strings.
+// firstLevelString returns the part of s before its first '/' (all of it when
+// it has none). Used to pick a shard.
 func firstLevelString(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '/' {
