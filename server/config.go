@@ -66,6 +66,10 @@ type Config struct {
 	// ProxyProtocol set trusts nobody.
 	ProxyTrusted *proxyproto.Trusted
 
+	// CNAsUsername uses a verified TLS client certificate's CommonName as
+	// the MQTT username (TLS and WSS listeners with client CAs).
+	CNAsUsername bool
+
 	// Auth authenticates CONNECT (nil allows everyone). ACL authorizes
 	// publish and subscribe (nil allows everything).
 	Auth Authenticator

@@ -36,6 +36,9 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		return l.refuse(c, codec.ClientIdentifierNotValid, "client id longer than the maximum")
 	}
 	c.id = id
+	if cfg.CNAsUsername && c.cn != "" {
+		p.Username, p.UsernameFlag = []byte(c.cn), true
+	}
 	c.user = string(p.Username)
 
 	keepAlive := p.KeepAlive

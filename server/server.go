@@ -274,3 +274,14 @@ func (r *registry) each(fn func(s *session)) {
 		}
 	}
 }
+
+// Healthy reports whether the broker serves: nil while running, an error
+// once it is shutting down. The admin endpoint's /healthz uses it.
+func (srv *Server) Healthy() error {
+	srv.closeMu.Lock()
+	defer srv.closeMu.Unlock()
+	if srv.closed {
+		return errors.New("server: shutting down")
+	}
+	return nil
+}
