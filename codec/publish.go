@@ -1,5 +1,7 @@
 package codec
 
+import "encoding/binary"
+
 // Publish is a PUBLISH packet (3.1.1 §3.3, 5.0 §3.3). After Decode, Topic,
 // Payload and the byte fields of Props alias the decoded body: valid only as
 // long as it is, copy to keep.
@@ -64,11 +66,15 @@ func (p *Publish) Decode(flags byte, body []byte, version byte) error {
 		}
 	}
 	if version >= Version5 {
-		n, err := DecodeProperties(body[i:], PUBLISH, &p.Props)
-		if err != nil {
-			return err
+		if i < len(body) && body[i] == 0 {
+			i++ // empty property block, the common case; Props is already reset
+		} else {
+			n, err := DecodeProperties(body[i:], PUBLISH, &p.Props)
+			if err != nil {
+				return err
+			}
+			i += n
 		}
-		i += n
 	}
 	if len(topic) == 0 && p.Props.TopicAlias == 0 {
 		// [MQTT-4.7.3-1]: topic names are at least one character; v5 allows
@@ -86,10 +92,17 @@ const (
 )
 
 // checkTopicName validates a topic name's UTF-8 and looks for wildcards in
-// one pass over the bytes.
+// one pass, eight ASCII bytes at a time.
 func checkTopicName(s []byte) int {
-	for i, c := range s {
-		switch {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		if w&wordHigh != 0 || hasZeroByte(w) || hasZeroByte(w^(wordLow*'+')) || hasZeroByte(w^(wordLow*'#')) {
+			break // look at this word byte by byte
+		}
+	}
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
 		case c == 0:
 			return topicBadUTF8 // [MQTT-1.5.3-2]
 		case c == '+' || c == '#':

@@ -11,15 +11,11 @@ import (
 // characters the specification only discourages (U+0001..U+001F,
 // U+007F..U+009F) are accepted.
 func ValidUTF8(s []byte) bool {
-	const hi = 0x8080808080808080
-	const lo = 0x0101010101010101
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		w := binary.LittleEndian.Uint64(s[i:])
-		// (w-lo)&^w&hi is non-zero iff some byte of w is 0 (or some byte has
-		// its high bit set, which sends us to the slow path anyway).
-		if w&hi != 0 || (w-lo)&^w&hi != 0 {
-			break
+		if w&wordHigh != 0 || hasZeroByte(w) {
+			break // look at this word byte by byte
 		}
 	}
 	for ; i < len(s); i++ {
@@ -33,6 +29,15 @@ func ValidUTF8(s []byte) bool {
 	}
 	return true
 }
+
+const (
+	wordLow  = 0x0101010101010101
+	wordHigh = 0x8080808080808080
+)
+
+// hasZeroByte reports whether some byte of w is 0 (the classic
+// (w-0x01..)&^w&0x80.. test: exact for "any byte is zero").
+func hasZeroByte(w uint64) bool { return (w-wordLow)&^w&wordHigh != 0 }
 
 func validUTF8Slow(s []byte) bool {
 	for len(s) > 0 {
