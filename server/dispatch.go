@@ -197,16 +197,25 @@ func (l *loop) fail(c *client, err error) {
 	l.srv.log.Info("closing connection", "client_id", c.id, "remote", addrString(c.remote),
 		"reason", err.Error(), "code", rc.String())
 	if !answered && c.v5 != nil && c.state == stateConnected {
-		l.disconnect(c, rc)
+		l.disconnectWhy(c, rc, err.Error())
 		return
 	}
 	c.end()
 }
 
 // disconnect ends c, telling a v5 client why [MQTT-3.14.1].
-func (l *loop) disconnect(c *client, rc codec.ReasonCode) {
+func (l *loop) disconnect(c *client, rc codec.ReasonCode) { l.disconnectWhy(c, rc, "") }
+
+// disconnectWhy is disconnect with a Reason String for the client's logs
+// (allowed on DISCONNECT whatever Request Problem Information says
+// [MQTT-3.1.2-29]).
+func (l *loop) disconnectWhy(c *client, rc codec.ReasonCode, why string) {
 	if c.v5 != nil && c.state == stateConnected && !c.closing {
 		d := codec.Disconnect{ReasonCode: rc}
+		if why != "" && (c.v5.maxPacket == 0 || len(why)+16 <= int(c.v5.maxPacket)) { // [MQTT-3.1.2-25]
+			d.Props.ReasonString = []byte(why)
+			d.Props.Set(codec.PropReasonString)
+		}
 		c.setBuf(codec.AppendDisconnect(c.buf(), &d, codec.Version5))
 	}
 	c.end()
