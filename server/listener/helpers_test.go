@@ -1,0 +1,277 @@
+package listener
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Certificates are made in the test; no private key is checked in.
+
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+	pool *x509.CertPool
+}
+
+func newCA(t *testing.T, cn string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}
+}
+
+// issue signs a leaf certificate; client selects clientAuth usage instead of
+// a server certificate for 127.0.0.1, ::1 and localhost.
+func (ca *testCA) issue(t *testing.T, cn string, serial int64, client bool) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		tmpl.DNSNames = []string{"localhost"}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+func (ca *testCA) clientCert(t *testing.T, cn string) tls.Certificate {
+	t.Helper()
+	c, k := ca.issue(t, cn, 7, true)
+	pair, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
+}
+
+// tlsFiles writes a server pair (and the client CA when given) to a temp dir.
+type tlsFiles struct {
+	dir  string
+	opts TLSOptions
+}
+
+func writeTLSFiles(t *testing.T, ca *testCA, serial int64, clientCA *testCA) *tlsFiles {
+	t.Helper()
+	dir := t.TempDir()
+	f := &tlsFiles{dir: dir, opts: TLSOptions{
+		CertFile: filepath.Join(dir, "server.crt"),
+		KeyFile:  filepath.Join(dir, "server.key"),
+	}}
+	f.writeServer(t, ca, serial)
+	if clientCA != nil {
+		f.opts.ClientCAFile = filepath.Join(dir, "clients.crt")
+		writeFile(t, f.opts.ClientCAFile, clientCA.pem)
+	}
+	return f
+}
+
+func (f *tlsFiles) writeServer(t *testing.T, ca *testCA, serial int64) {
+	t.Helper()
+	c, k := ca.issue(t, "broker", serial, false)
+	writeFile(t, f.opts.CertFile, c)
+	writeFile(t, f.opts.KeyFile, k)
+}
+
+func writeFile(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newReloader(t *testing.T, o TLSOptions) *CertReloader {
+	t.Helper()
+	r, err := NewCertReloader(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// echoServer is the fake ConnServer: it reports each connection, then reads
+// MQTT packets (fixed header framing only) and writes each back in one Write.
+type echoServer struct {
+	conns chan connInfo
+}
+
+type connInfo struct {
+	remote string
+	cn     string
+	subp   string
+	isPeer bool
+}
+
+func newEcho() *echoServer { return &echoServer{conns: make(chan connInfo, 16)} }
+
+func (s *echoServer) ServeConn(c net.Conn) {
+	info := connInfo{remote: c.RemoteAddr().String()}
+	if p, ok := c.(PeerIdentity); ok {
+		info.isPeer = true
+		info.cn = p.PeerCommonName()
+	}
+	if w, ok := c.(interface{ Subprotocol() string }); ok {
+		info.subp = w.Subprotocol()
+	}
+	s.conns <- info
+	for {
+		pkt, err := readPacket(c)
+		if err != nil {
+			return
+		}
+		if _, err := c.Write(pkt); err != nil {
+			return
+		}
+	}
+}
+
+func (s *echoServer) next(t *testing.T) connInfo {
+	t.Helper()
+	select {
+	case ci := <-s.conns:
+		return ci
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection reached the ConnServer within 10s")
+		return connInfo{}
+	}
+}
+
+// readPacket reads one MQTT control packet: type byte, variable byte
+// integer remaining length, body.
+func readPacket(r io.Reader) ([]byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:1]); err != nil {
+		return nil, err
+	}
+	n, rl, mult := 1, 0, 1
+	for {
+		if n == len(hdr) {
+			return nil, errors.New("malformed remaining length")
+		}
+		if _, err := io.ReadFull(r, hdr[n:n+1]); err != nil {
+			return nil, err
+		}
+		b := hdr[n]
+		n++
+		rl += int(b&0x7f) * mult
+		mult *= 128
+		if b&0x80 == 0 {
+			break
+		}
+	}
+	pkt := make([]byte, n+rl)
+	copy(pkt, hdr[:n])
+	_, err := io.ReadFull(r, pkt[n:])
+	return pkt, err
+}
+
+// MQTT packets used as payload.
+var (
+	pktConnect = []byte{0x10, 0x10, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0x02, 0x00, 0x3c, 0x00, 0x00, 0x03, 'c', 'i', 'd'}
+	pktPing    = []byte{0xC0, 0x00}
+	pktPublish = append([]byte{0x30, 0xB2, 0x02, 0x00, 0x03, 'a', '/', 'b', 0x00}, bytes.Repeat([]byte{'x'}, 300)...)
+)
+
+// roundTrip writes the packets and reads them back over a stream conn.
+func roundTrip(t *testing.T, c net.Conn, pkts ...[]byte) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write(bytes.Join(pkts, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range pkts {
+		got, err := readPacket(c)
+		if err != nil {
+			t.Fatalf("reading echo: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("echo = %x, want %x", got, want)
+		}
+	}
+}
+
+// serve runs l.Serve(srv) until the test ends and checks it returned cleanly.
+func serve(t *testing.T, l *Listener, srv ConnServer) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- l.Serve(srv) }()
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return within 10s of Close")
+		}
+	})
+}
+
+// waitFor polls cond until it holds or 10s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
