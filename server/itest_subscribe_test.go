@@ -92,7 +92,7 @@ func TestSubscribeWildcards(t *testing.T) {
 
 	pub.Publish("$SYS/x", "sys", 0, false, 0)
 	sys.ExpectMessage("$SYS/x", "sys", 0, false)
-	fenced(t, pub, plus, "fence") // "+/x" must not match "$SYS/x"
+	fenced(t, pub, plus, "fence")                  // "+/x" must not match "$SYS/x"
 	hash.ExpectMessage("fence", "fence", 0, false) // nor "#"
 }
 
