@@ -28,7 +28,7 @@ type testCA struct {
 	pool *x509.CertPool
 }
 
-func newCA(t *testing.T, cn string) *testCA {
+func newCA(t testing.TB, cn string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -55,7 +55,7 @@ func newCA(t *testing.T, cn string) *testCA {
 
 // issue signs a leaf certificate; client selects clientAuth usage instead of
 // a server certificate for 127.0.0.1, ::1 and localhost.
-func (ca *testCA) issue(t *testing.T, cn string, serial int64, client bool) (certPEM, keyPEM []byte) {
+func (ca *testCA) issue(t testing.TB, cn string, serial int64, client bool) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -103,7 +103,7 @@ type tlsFiles struct {
 	opts TLSOptions
 }
 
-func writeTLSFiles(t *testing.T, ca *testCA, serial int64, clientCA *testCA) *tlsFiles {
+func writeTLSFiles(t testing.TB, ca *testCA, serial int64, clientCA *testCA) *tlsFiles {
 	t.Helper()
 	dir := t.TempDir()
 	f := &tlsFiles{dir: dir, opts: TLSOptions{
@@ -118,14 +118,14 @@ func writeTLSFiles(t *testing.T, ca *testCA, serial int64, clientCA *testCA) *tl
 	return f
 }
 
-func (f *tlsFiles) writeServer(t *testing.T, ca *testCA, serial int64) {
+func (f *tlsFiles) writeServer(t testing.TB, ca *testCA, serial int64) {
 	t.Helper()
 	c, k := ca.issue(t, "broker", serial, false)
 	writeFile(t, f.opts.CertFile, c)
 	writeFile(t, f.opts.KeyFile, k)
 }
 
-func writeFile(t *testing.T, name string, b []byte) {
+func writeFile(t testing.TB, name string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(name, b, 0o600); err != nil {
 		t.Fatal(err)
