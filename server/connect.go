@@ -75,6 +75,9 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		if !validWillTopic(p.WillTopic) {
 			return l.refuse(c, codec.TopicNameInvalid, "invalid will topic")
 		}
+		if p.WillProps.Has(codec.PropResponseTopic) && !validWillTopic(p.WillProps.ResponseTopic) {
+			return l.refuse(c, codec.ProtocolError, "will Response Topic with wildcards") // [MQTT-3.1.3-11]
+		}
 		if p.WillQoS > cfg.MaxQoS {
 			return l.refuse(c, codec.QoSNotSupported, "will QoS above the server's maximum") // [MQTT-3.2.2-12]
 		}

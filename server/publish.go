@@ -17,6 +17,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		if topic, rc = l.resolveAlias(c, p); rc != codec.Success {
 			return protoErr(rc, "bad topic alias")
 		}
+		if p.Props.Has(codec.PropResponseTopic) && !router.ValidTopicName(p.Props.ResponseTopic) {
+			return protoErr(codec.ProtocolError, "Response Topic with wildcards") // [MQTT-3.3.2-14]
+		}
 		if len(p.Props.SubscriptionIDs) > 0 {
 			return protoErr(codec.ProtocolError, "PUBLISH from a client carries a subscription identifier") // [MQTT-3.3.4-6]
 		}
