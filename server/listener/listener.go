@@ -241,18 +241,17 @@ func isTransient(err error) bool {
 func (l *Listener) handle(c *countedConn, srv ConnServer) {
 	conn, err := l.handshake(c)
 	if err != nil {
-		l.wg.Done()
 		l.o.Log.Debug("listener: handshake failed", "listener", l.kind, "peer", c.RemoteAddr(), "err", err)
-		c.Close()
+		c.Close() // before Done: once Close returns, Conns counts no aborted handshake
+		l.wg.Done()
 		return
 	}
 	if l.ws != nil {
 		// The HTTP server takes it from here (upgrade, then ServeConn).
-		ok := l.ws.hand(l.ctx, conn)
-		l.wg.Done()
-		if !ok {
+		if !l.ws.hand(l.ctx, conn) {
 			conn.Close()
 		}
+		l.wg.Done()
 		return
 	}
 	l.wg.Done()

@@ -136,6 +136,13 @@ func (w *wsServer) close() {
 // ServeHTTP upgrades a request for the MQTT path and serves MQTT on it until
 // the connection ends; it runs in the connection's goroutine.
 func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	select {
+	case <-w.closed:
+		// A connection that slipped into the HTTP server as it closed.
+		http.Error(rw, "listener: shutting down", http.StatusServiceUnavailable)
+		return
+	default:
+	}
 	if r.URL.Path != w.path {
 		http.Error(rw, fmt.Sprintf("listener: no MQTT WebSocket endpoint at %q; connect to %q", r.URL.Path, w.path), http.StatusNotFound)
 		return
