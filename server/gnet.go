@@ -49,12 +49,10 @@ func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := h.loopOf(gc.EventLoop())
 	now := time.Now()
 	c := &client{l: l, gc: gc, remote: gc.RemoteAddr(), openedAt: now.Unix()}
-	if h.srv.cfg.ProxyProtocol {
-		if !h.srv.proxyAllowed(c.remote) {
-			h.srv.log.Warn("refusing connection: PROXY protocol is on and the peer is not a trusted proxy",
-				"remote", addrString(c.remote))
-			return nil, gnet.Close
-		}
+	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(c.remote) {
+		// A trusted load balancer must send the header first; other peers
+		// speak MQTT directly (a PROXY header from them fails to parse as
+		// MQTT and closes the connection, so it cannot spoof an address).
 		c.proxy = &proxyState{}
 	}
 	gc.SetContext(c)
