@@ -54,6 +54,7 @@ var (
 	errPropDuplicate  = protocol("property appears more than once; close the connection")
 	errPropBool       = protocol("property value must be 0 or 1; close the connection")
 	errPropZero       = protocol("property value 0 is not allowed (Receive Maximum, Maximum Packet Size, Subscription Identifier or Topic Alias); close the connection")
+	errTopicAliasZero = &Error{Code: TopicAliasInvalid, Msg: "Topic Alias 0 is not allowed [MQTT-3.3.2-8]; close the connection"}
 	errPropLen        = malformed("malformed properties: property length runs past the packet; close the connection")
 
 	// CONNECT.

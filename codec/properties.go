@@ -234,7 +234,7 @@ func DecodeProperties(b []byte, pkt PacketType, p *Properties) (n int, err error
 				p.TopicAliasMaximum = v
 			case PropTopicAlias:
 				if v == 0 {
-					return 0, errPropZero // §3.3.2.3.4
+					return 0, errTopicAliasZero // [MQTT-3.3.2-8]: DISCONNECT 0x94
 				}
 				p.TopicAlias = v
 			}

@@ -232,7 +232,7 @@ var Publish = []Case{
 			0x23, 0, 0, // topic alias 0
 			'x', 'y', 'z', // payload
 		},
-		Fail: true, Err: proto,
+		Fail: true, Err: codec.TopicAliasInvalid, // [MQTT-3.3.2-8]: DISCONNECT 0x94
 	},
 	{
 		Name: "TPublishInvalidPayloadFormat", Desc: "Payload Format Indicator 2 (§3.3.2.3.2)", Version: codec.Version5, Type: codec.PUBLISH,
