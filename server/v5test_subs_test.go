@@ -86,7 +86,7 @@ func TestV5SubscribeOptions(t *testing.T) {
 		pub := v5Client(t, srv, "rap-pub")
 		v5Publish(t, pub, v5Msg{topic: "rap/t", payload: "r", retain: true})
 		v5Publish(t, pub, v5Msg{topic: "rap/t", payload: "n"})
-		keep.ExpectMessage("rap/t", "r", 0, true)  // retain flag kept
+		keep.ExpectMessage("rap/t", "r", 0, true)   // retain flag kept
 		plain.ExpectMessage("rap/t", "r", 0, false) // cleared on a normal delivery
 		keep.ExpectMessage("rap/t", "n", 0, false)
 		plain.ExpectMessage("rap/t", "n", 0, false)
@@ -97,7 +97,7 @@ func TestV5SubscribeOptions(t *testing.T) {
 		pub := v5Client(t, srv, "rh-pub")
 		v5Publish(t, pub, v5Msg{topic: "rh/t", payload: "kept", qos: 1, pid: 1, retain: true})
 		for _, tc := range []struct {
-			rh          byte
+			rh           byte
 			first, again int // retained messages on subscribing, then on subscribing again
 		}{
 			{0, 1, 1}, // always
