@@ -10,6 +10,7 @@ package servertest
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,12 +33,26 @@ func Start(t testing.TB, configure func(*server.Config)) *server.Server {
 // a test can assert what was logged.
 func StartLogged(t testing.TB, configure func(*server.Config)) (*server.Server, *Log) {
 	t.Helper()
+	lg := &Log{t: t}
+	t.Cleanup(lg.stop) // registered first, so it runs after the broker's Close
+	srv := start(t, configure, slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	return srv, lg
+}
+
+// StartSilent is Start with the broker's log discarded, for long runs such
+// as fuzzing where a captured log would only grow.
+func StartSilent(t testing.TB, configure func(*server.Config)) *server.Server {
+	t.Helper()
+	return start(t, configure, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func start(t testing.TB, configure func(*server.Config), log *slog.Logger) *server.Server {
+	t.Helper()
 	cfg := TestConfig()
 	if configure != nil {
 		configure(&cfg)
 	}
-	lg := &Log{t: t}
-	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("servertest: server.New: %v", err)
 	}
@@ -48,9 +63,8 @@ func StartLogged(t testing.TB, configure func(*server.Config)) (*server.Server, 
 		if err := srv.Close(); err != nil {
 			t.Errorf("servertest: Close: %v", err)
 		}
-		lg.stop()
 	})
-	return srv, lg
+	return srv
 }
 
 // TestConfig is server.DefaultConfig with a loopback listener on a free port
