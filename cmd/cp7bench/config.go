@@ -57,6 +57,7 @@ type config struct {
 	quiet    bool
 
 	brokerPID int
+	cpuProf   string
 }
 
 const usageText = `cp7bench: MQTT load tool (connections, subscribers, publishers, latency)
@@ -120,6 +121,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.json, "json", false, "print the summary as one JSON object instead of the SUMMARY line")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress line even on a terminal")
 	fs.IntVar(&cfg.brokerPID, "broker-pid", 0, "PID of the broker on this machine: report its CPU time and RSS (from /proc)")
+	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write this process's CPU profile to `FILE` (the tool's own cost; not with -procs > 1)")
 	return fs
 }
 

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 )
@@ -102,6 +103,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			children = append(children, w)
 			ws = append(ws, w)
 		}
+	}
+
+	if cfg.cpuProf != "" {
+		f, err := os.Create(cfg.cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "cp7bench: -cpuprofile %s: %v\n", cfg.cpuProf, err)
+			return 2
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 
 	sig := make(chan os.Signal, 1)
