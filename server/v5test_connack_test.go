@@ -63,6 +63,22 @@ func TestV5ConnackProperties(t *testing.T) {
 		}
 	}
 
+	// The broker holds clients to what it announced.
+	t.Run("announced limits are enforced", func(t *testing.T) {
+		t.Parallel()
+		c := v5Client(t, srv, "connack-limits")
+		codes := v5Subscribe(t, c, 1, 0, codec.Subscription{Filter: []byte("connack/q2"), QoS: 2})
+		if len(codes) != 1 || codes[0] != 1 {
+			t.Errorf("SUBACK %v for QoS 2 with Maximum QoS 1, want granted QoS 1 [MQTT-3.2.2-11]", codes)
+		}
+		v5Send(c, v5Msg{topic: "connack/q2", payload: "x", qos: 2, pid: 1})
+		v5ExpectDisconnect(t, c, codec.QoSNotSupported, v5Wait) // [MQTT-3.2.2-11]
+
+		c = v5Client(t, srv, "connack-retain")
+		v5Send(c, v5Msg{topic: "connack/retain", payload: "x", retain: true})
+		v5ExpectDisconnect(t, c, codec.RetainNotSupported, v5Wait) // [MQTT-3.2.2-14]
+	})
+
 	// [MQTT-3.2.2-16] an empty client id gets an Assigned Client Identifier.
 	assigned := string(props.AssignedClientID)
 	if !props.Has(codec.PropAssignedClientID) || assigned == "" {

@@ -22,7 +22,7 @@ func v5Payloads(ps []*codec.Publish) []string {
 // TestV5FlowControl checks that the broker never has more unacknowledged
 // QoS 1 and 2 deliveries to a client than the client's Receive Maximum
 // [MQTT-3.3.4-9], and sends the next one as soon as one is acknowledged
-// (PUBACK for QoS 1, PUBCOMP for QoS 2).
+// (PUBACK for QoS 1, PUBCOMP for QoS 2), also to a resumed session.
 func TestV5FlowControl(t *testing.T) {
 	t.Parallel()
 	// One event loop, so that a fence on the subscriber comes after every
@@ -83,6 +83,55 @@ func TestV5FlowControl(t *testing.T) {
 			}
 		})
 	}
+	t.Run("resumed session", func(t *testing.T) {
+		t.Parallel()
+		v5FlowOnResume(t, srv)
+	})
+}
+
+// v5FlowOnResume checks that the in-flight deliveries the broker re-sends to
+// a resumed session [MQTT-4.4.0-1] respect the Receive Maximum of the new
+// connection [MQTT-3.3.4-9]: a client that comes back with a smaller window
+// gets no more than it asked for.
+func v5FlowOnResume(t *testing.T, srv *server.Server) {
+	connect := func(recvMax uint16, clean, present bool) *servertest.Conn {
+		t.Helper()
+		p := v5ConnectPacket("fcr-sub", clean, 60)
+		p.Props.ReceiveMaximum = recvMax
+		p.Props.Set(codec.PropReceiveMaximum)
+		c, _ := v5Dial(t, srv, p, present)
+		return c
+	}
+	sub := connect(3, true, false)
+	v5MustSubscribe(t, sub, 1, 0, v5Sub("fcr/t"))
+	pub := v5Client(t, srv, "fcr-pub")
+	for i := range 4 {
+		v5Publish(t, pub, v5Msg{topic: "fcr/t", payload: fmt.Sprint("m", i), qos: 1, pid: uint16(i + 1)})
+	}
+	if got := v5Payloads(v5Fence(t, sub)); len(got) != 3 {
+		t.Fatalf("with Receive Maximum 3 got %v, want m0 m1 m2", got)
+	}
+	sub.Disconnect() // nothing acknowledged: three in flight, one queued
+
+	sub = connect(1, false, true)
+	got := v5Fence(t, sub)
+	if len(got) != 1 {
+		t.Fatalf("resumed with Receive Maximum 1, got %v at once: want exactly one unacknowledged delivery", v5Payloads(got))
+	}
+	// The rest follow one at a time, each after the previous is acknowledged.
+	seen := []string{string(got[0].Payload)}
+	for len(seen) < 4 {
+		sub.SendAck(codec.PUBACK, got[0].PacketID)
+		got = v5Fence(t, sub)
+		if len(got) != 1 {
+			t.Fatalf("after acknowledging %v got %v, want exactly one more", seen, v5Payloads(got))
+		}
+		seen = append(seen, string(got[0].Payload))
+	}
+	sub.SendAck(codec.PUBACK, got[0].PacketID)
+	if fmt.Sprint(seen) != "[m0 m1 m2 m3]" {
+		t.Fatalf("resumed deliveries in the order %v, want m0 m1 m2 m3", seen)
+	}
 }
 
 // TestV5MaximumPacketSize checks Maximum Packet Size both ways: a message
@@ -119,6 +168,25 @@ func TestV5MaximumPacketSize(t *testing.T) {
 		sub.SendAck(codec.PUBACK, m.PacketID)
 		if d := srv.Stats().DroppedTooLarge - before; d != 2 {
 			t.Fatalf("Stats().DroppedTooLarge went up by %d, want 2 (one QoS 1, one QoS 0)", d)
+		}
+	})
+
+	t.Run("DISCONNECT fits the client's maximum", func(t *testing.T) {
+		t.Parallel()
+		p := v5ConnectPacket("mps-disconnect", true, 0)
+		p.Props.MaximumPacketSize = 30
+		p.Props.Set(codec.PropMaximumPacketSize)
+		c, _ := v5Dial(t, srv, p, false)
+		// A duplicate property: the broker's reason for closing is longer
+		// than 30 bytes, so the DISCONNECT cannot carry it as a Reason String
+		// [MQTT-3.1.2-25, 3.14.2-3].
+		c.Write([]byte{0x30, 9, 0, 1, 'a', 4, 0x01, 0x01, 0x01, 0x01, 'x'})
+		got := c.ExpectClosed(v5Wait)
+		if len(got) != 1 || got[0].Type() != codec.DISCONNECT {
+			t.Fatalf("got %v, want one DISCONNECT", got)
+		}
+		if n := len(got[0].Raw); n > 30 {
+			t.Fatalf("DISCONNECT of %d bytes to a client whose Maximum Packet Size is 30", n)
 		}
 	})
 
@@ -233,6 +301,28 @@ func TestV5TopicAliases(t *testing.T) {
 		}
 		if b.topic != "ta/out/b" || b.alias == 0 || b.alias == a1.alias || b.alias > 10 {
 			t.Fatalf("first delivery on ta/out/b: %+v, want the topic with another alias", b)
+		}
+	})
+
+	t.Run("outbound aliases within the client's maximum", func(t *testing.T) {
+		t.Parallel()
+		p := v5ConnectPacket("ta-max-sub", true, 0)
+		p.Props.TopicAliasMaximum = 1
+		p.Props.Set(codec.PropTopicAliasMaximum)
+		sub, _ := v5Dial(t, srv, p, false)
+		v5MustSubscribe(t, sub, 1, 0, v5Sub("ta/max/#"))
+		pub := v5Client(t, srv, "ta-max-pub")
+		for i, topic := range []string{"ta/max/a", "ta/max/b", "ta/max/a", "ta/max/b"} {
+			v5Publish(t, pub, v5Msg{topic: topic, payload: "x", qos: 1, pid: uint16(i + 1)})
+		}
+		a1, b1, a2, b2 := receive(t, sub), receive(t, sub), receive(t, sub), receive(t, sub)
+		// [MQTT-3.1.2-26] never an alias above 1; the one alias stays with
+		// the topic it was given to, the other topic goes in full.
+		if a1 != (got{"ta/max/a", 1}) || a2 != (got{"", 1}) {
+			t.Fatalf("deliveries on ta/max/a: %+v then %+v, want the topic with alias 1, then alias 1 alone", a1, a2)
+		}
+		if b1 != (got{"ta/max/b", 0}) || b2 != (got{"ta/max/b", 0}) {
+			t.Fatalf("deliveries on ta/max/b: %+v and %+v, want the full topic without an alias", b1, b2)
 		}
 	})
 

@@ -186,24 +186,35 @@ func TestV5WillDelay(t *testing.T) {
 		sub := v5Client(t, srv, "wd-cancel-sub")
 		v5MustSubscribe(t, sub, 1, 0, v5Sub("wd/cancel/#"))
 		w, _ := v5Dial(t, srv, v5WithWill(v5ConnectPacket("wd-cancel", true, 10), "wd/cancel/resumed", "gone", 3), false)
+		taken, _ := v5Dial(t, srv, v5WithWill(v5ConnectPacket("wd-cancel-open", true, 10), "wd/cancel/taken", "gone", 3), false)
 		ctl, _ := v5Dial(t, srv, v5WithWill(v5ConnectPacket("wd-cancel-control", true, 10), "wd/cancel/control", "gone", 3), false)
+		disconnects := func(n uint64, what string) {
+			t.Helper()
+			servertest.Eventually(t, v5Wait, func() bool { return srv.Stats().Disconnects == n }, what)
+		}
+
+		// One client loses its connection and resumes the session at once.
 		w.Close()
-		servertest.Eventually(t, v5Wait, func() bool { return srv.Stats().Disconnects == 1 }, "the broker sees the first connection end")
-		ctl.Close()
-		servertest.Eventually(t, v5Wait, func() bool { return srv.Stats().Disconnects == 2 }, "the broker sees the control connection end")
+		disconnects(1, "the broker sees the first connection end")
 		v5Dial(t, srv, v5ConnectPacket("wd-cancel", false, 10), true)
+		// Another resumes while its old connection is still open: a take-over.
+		v5Dial(t, srv, v5ConnectPacket("wd-cancel-open", false, 10), true)
+		v5ExpectDisconnect(t, taken, codec.SessionTakenOver, v5Wait)
+		disconnects(2, "the broker closes the taken-over connection")
+		ctl.Close()
+		disconnects(3, "the broker sees the control connection end")
 
 		// Proving an absence takes a bounded wait; here it ends on an event:
 		// the control's will has the same delay and its connection ended after
-		// the first, and with one event loop the broker acts on deadlines in
-		// order, so the first will, had it not been cancelled, would have
+		// the others, and with one event loop the broker acts on deadlines in
+		// order, so their wills, had they not been cancelled, would have
 		// reached the subscriber before the control's.
 		pk, err := sub.ReadPacket(4*time.Second + v5Wait)
 		if err != nil {
 			t.Fatalf("no control will: %v", err)
 		}
 		if p := sub.DecodePublish(pk); string(p.Topic) != "wd/cancel/control" {
-			t.Fatalf("got %s=%s first, want the control's will: the resumed session's will was not cancelled", p.Topic, p.Payload)
+			t.Fatalf("got %s=%s first, want the control's will: a resumed session's will was not cancelled", p.Topic, p.Payload)
 		}
 		if got := v5Fence(t, sub); len(got) != 0 {
 			t.Fatalf("after the control's will got %v, want nothing", v5Topics(got))

@@ -44,6 +44,16 @@ func TestV5SubscriptionIdentifiers(t *testing.T) {
 	if !slices.Equal(p.Props.SubscriptionIDs, []uint32{1}) {
 		t.Fatalf("fence's Subscription Identifiers %v, want only 1", p.Props.SubscriptionIDs)
 	}
+
+	// Retained messages sent on subscribing carry the new subscription's
+	// identifier too.
+	v5Publish(t, pub, v5Msg{topic: "sid/retained", payload: "r", qos: 1, pid: 3, retain: true})
+	late := v5Client(t, srv, "sid-late")
+	v5MustSubscribe(t, late, 1, 7, v5Sub("sid/retained"))
+	p = late.ExpectMessage("sid/retained", "r", 1, true)
+	if !slices.Equal(p.Props.SubscriptionIDs, []uint32{7}) {
+		t.Fatalf("retained message's Subscription Identifiers %v, want 7", p.Props.SubscriptionIDs)
+	}
 }
 
 // TestV5SubscribeOptions checks the v5 subscription options: No Local
