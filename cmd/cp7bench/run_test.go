@@ -58,6 +58,11 @@ func TestRunPubSubQoS1(t *testing.T) {
 	if s.P50us <= 0 || s.P99us < s.P50us || s.MaxUs < s.P99us {
 		t.Fatalf("latency p50 %v p99 %v max %v", s.P50us, s.P99us, s.MaxUs)
 	}
+	// Pacing never runs ahead of the offered rate (each publisher may be one
+	// message ahead: its first is due at its start).
+	if limit := s.OfferedRate*s.DurationSec + 2; float64(s.Sent) > limit {
+		t.Fatalf("sent %d in %.3f s, more than the offered %v msg/s allow (%.0f)", s.Sent, s.DurationSec, s.OfferedRate, limit)
+	}
 	if s.OfferedRate != 800 {
 		t.Fatalf("offered rate %v, want 2 x 400", s.OfferedRate)
 	}
