@@ -1,0 +1,38 @@
+# CP7 — the two commands that matter:
+#   make run    run the broker with embedded defaults (0.0.0.0:1883)
+#   make test   the whole test suite (what CI runs through .ci/run)
+
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: run build test test-short vet fuzz bench million clean
+
+run:
+	$(GO) run ./cmd/cp7
+
+build:
+	$(GO) build -o bin/cp7 ./cmd/cp7
+	$(GO) build -o bin/cp7bench ./cmd/cp7bench
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# The whole suite: installs what the tests need (Debian packages, npm
+# modules), vets, runs every test with the race detector, then each fuzz
+# target briefly on top of its checked-in seed corpus.
+test: vet
+	./scripts/install-deps.sh
+	./scripts/install-e2e-deps.sh
+	$(GO) test -race -count=1 -timeout 15m ./...
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-brief.sh
+
+# Quick loop for development: no race detector, no installs, no fuzzing.
+test-short:
+	$(GO) test -count=1 ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-brief.sh
+
+clean:
+	rm -rf bin
