@@ -85,6 +85,15 @@ func TestV5ReasonCodes(t *testing.T) {
 		v5ExpectDisconnect(t, c, codec.ProtocolError, v5Wait)
 	})
 
+	t.Run("0x82 PUBLISH with a Subscription Identifier", func(t *testing.T) {
+		t.Parallel()
+		c := v5Client(t, srv, "rc-pub-subid")
+		m := v5Msg{topic: "rc/subid", payload: "x"}
+		m.props.SubscriptionIDs = []uint32{1}
+		v5Send(c, m) // [MQTT-3.3.4-6]
+		v5ExpectDisconnect(t, c, codec.ProtocolError, v5Wait)
+	})
+
 	t.Run("0x81 malformed properties", func(t *testing.T) {
 		t.Parallel()
 		c := v5Client(t, srv, "rc-malformed")

@@ -106,6 +106,17 @@ func TestV5SessionExpiry(t *testing.T) {
 		c.ExpectMessage("se/forever", "still", 0, false)
 	})
 
+	t.Run("capped by the broker's maximum", func(t *testing.T) {
+		t.Parallel()
+		srv := v5Start(t, func(cfg *server.Config) { cfg.MaxSessionExpiry = 5 })
+		_, ack := v5Dial(t, srv, v5ConnectPacket("se-capped", true, 100), false)
+		// [MQTT-3.2.2.3.2] the CONNACK says which interval the broker uses.
+		if !ack.Props.Has(codec.PropSessionExpiry) || ack.Props.SessionExpiry != 5 {
+			t.Fatalf("CONNACK Session Expiry Interval present %v value %d, want 5",
+				ack.Props.Has(codec.PropSessionExpiry), ack.Props.SessionExpiry)
+		}
+	})
+
 	t.Run("DISCONNECT sets 0", func(t *testing.T) {
 		t.Parallel()
 		srv := v5Start(t, nil)
@@ -230,12 +241,21 @@ func TestV5WillDelay(t *testing.T) {
 		sub := v5Client(t, srv, "wd-0x04-sub")
 		v5MustSubscribe(t, sub, 1, 0, v5Sub("wd/0x04/#"))
 		normal, _ := v5Dial(t, srv, v5WithWill(v5ConnectPacket("wd-normal", true, 0), "wd/0x04/normal", "gone", 0), false)
-		with, _ := v5Dial(t, srv, v5WithWill(v5ConnectPacket("wd-with", true, 0), "wd/0x04/with", "gone", 0), false)
+		wp := v5WithWill(v5ConnectPacket("wd-with", true, 0), "wd/0x04/with", "gone", 0)
+		// The will's properties travel with it, user properties in order.
+		wp.WillProps.ContentType = []byte("text/plain")
+		wp.WillProps.Set(codec.PropContentType)
+		wp.WillProps.User = []codec.UserProperty{{Key: []byte("b"), Value: []byte("2")}, {Key: []byte("a"), Value: []byte("1")}}
+		with, _ := v5Dial(t, srv, wp, false)
 		v5Disconnect(t, normal, codec.NormalDisconnection, false, 0) // [MQTT-3.14.4-3] will discarded
 		v5Disconnect(t, with, codec.DisconnectWithWillMessage, false, 0)
 		// One event loop: the normal DISCONNECT was handled first, so a will
 		// it wrongly sent would arrive first.
-		sub.ExpectMessage("wd/0x04/with", "gone", 0, false)
+		p := sub.ExpectMessage("wd/0x04/with", "gone", 0, false)
+		if string(p.Props.ContentType) != "text/plain" || len(p.Props.User) != 2 ||
+			string(p.Props.User[0].Key) != "b" || string(p.Props.User[1].Key) != "a" {
+			t.Fatalf("will properties content type %q user %v, want text/plain and b=2, a=1", p.Props.ContentType, p.Props.User)
+		}
 		if got := v5Fence(t, sub); len(got) != 0 {
 			t.Fatalf("after the will got %v, want nothing", v5Topics(got))
 		}

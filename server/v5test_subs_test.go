@@ -45,6 +45,17 @@ func TestV5SubscriptionIdentifiers(t *testing.T) {
 		t.Fatalf("fence's Subscription Identifiers %v, want only 1", p.Props.SubscriptionIDs)
 	}
 
+	// Subscribing again to a filter replaces the subscription and so its
+	// identifier [MQTT-3.8.4-3]: without one, none is sent.
+	v5MustSubscribe(t, sub, 4, 0, v5Sub("sid/x"))
+	v5MustSubscribe(t, sub, 5, 0, v5Sub("sid/+"))
+	v5Publish(t, pub, v5Msg{topic: "sid/x", payload: "none", qos: 1, pid: 4})
+	p = sub.ExpectMessage("sid/x", "none", 1, false)
+	sub.SendAck(codec.PUBACK, p.PacketID)
+	if len(p.Props.SubscriptionIDs) != 0 {
+		t.Fatalf("after subscribing again without identifiers got %v", p.Props.SubscriptionIDs)
+	}
+
 	// Retained messages sent on subscribing carry the new subscription's
 	// identifier too.
 	v5Publish(t, pub, v5Msg{topic: "sid/retained", payload: "r", qos: 1, pid: 3, retain: true})
