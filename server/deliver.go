@@ -56,7 +56,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	if len(opt.subIDs) > 0 {
 		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
 	}
-	if c != nil && c.state == stateConnected && !c.closing && len(s.inflight) < l.window(c) {
+	if c != nil && c.state == stateConnected && !c.closing && s.unsent == 0 && s.active() < l.window(c) {
 		l.sendOutbound(c, s, o)
 		return
 	}
@@ -120,7 +120,17 @@ func (l *loop) fillWindow(s *session) {
 		return
 	}
 	w := l.window(c)
-	for len(s.inflight) < w && len(s.queue) > 0 {
+	for s.unsent > 0 && s.active() < w {
+		for _, o := range s.inflight {
+			if o.unsent {
+				o.unsent = false
+				s.unsent--
+				l.resend(c, o)
+				break
+			}
+		}
+	}
+	for s.unsent == 0 && s.active() < w && len(s.queue) > 0 {
 		o := s.queue[0]
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
@@ -138,16 +148,33 @@ func (l *loop) fillWindow(s *session) {
 // resume re-sends the in-flight window after a session resumes: PUBLISH
 // with DUP for those not yet acknowledged, PUBREL for those past PUBREC
 // [MQTT-4.4.0-1].
+// Only as many as the client's (new) Receive Maximum allows go at once; the
+// rest follow, with their original ids, as acknowledgements free the window.
 func (l *loop) resume(c *client, s *session) {
-	for _, o := range s.inflight {
-		if o.state == outWaitComp {
-			l.writeAck(c, codec.PUBREL, o.pid, codec.Success)
+	w := l.window(c)
+	s.unsent = 0
+	for i, o := range s.inflight {
+		o.unsent = i >= w
+		if o.unsent {
+			s.unsent++
 			continue
 		}
-		l.writePublish(c, o.m, o.qos, o.pid, true, &o.opt)
+		l.resend(c, o)
 	}
 	l.fillWindow(s)
 }
+
+// resend re-sends one in-flight delivery with its original packet id.
+func (l *loop) resend(c *client, o *outbound) {
+	if o.state == outWaitComp {
+		l.writeAck(c, codec.PUBREL, o.pid, codec.Success)
+		return
+	}
+	l.writePublish(c, o.m, o.qos, o.pid, true, &o.opt)
+}
+
+// active is the number of in-flight deliveries the client has been sent.
+func (s *session) active() int { return len(s.inflight) - s.unsent }
 
 // allocID returns a packet identifier not in use by an in-flight delivery
 // [MQTT-2.2.1-2, 2.3.1-2].
@@ -179,6 +206,9 @@ func (s *session) removeInflight(pid uint16) *outbound {
 		return nil
 	}
 	o := s.inflight[i]
+	if o.unsent {
+		s.unsent--
+	}
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = nil
 	s.inflight = s.inflight[:len(s.inflight)-1]

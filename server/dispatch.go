@@ -211,7 +211,7 @@ func (l *loop) disconnect(c *client, rc codec.ReasonCode) { l.disconnectWhy(c, r
 // [MQTT-3.1.2-29]).
 func (l *loop) disconnectWhy(c *client, rc codec.ReasonCode, why string) {
 	if c.v5 != nil && c.state == stateConnected && !c.closing {
-		d := codec.Disconnect{ReasonCode: rc}
+		d := codec.Disconnect{ReasonCode: disconnectCode(rc)}
 		if why != "" && (c.v5.maxPacket == 0 || len(why)+16 <= int(c.v5.maxPacket)) { // [MQTT-3.1.2-25]
 			d.Props.ReasonString = []byte(why)
 			d.Props.Set(codec.PropReasonString)
@@ -267,7 +267,7 @@ func (l *loop) sessionOffline(s *session) {
 	}
 	s.expireAt = 0
 	if s.expiry != 0xFFFFFFFF {
-		s.expireAt = l.now.Unix() + int64(s.expiry)
+		s.expireAt = l.now.Unix() + int64(s.expiry) + 1 // whole seconds: late by < 1 s, never early
 	}
 	if p := l.srv.parking; p != nil && l.ephemeral {
 		// This loop ends with its connection: park the session on the
@@ -278,4 +278,20 @@ func (l *loop) sessionOffline(s *session) {
 		return
 	}
 	l.scheduleOffline(s)
+}
+
+// disconnectCode maps a failure to a reason code DISCONNECT may carry
+// (MQTT 5 §3.14.2.1): authentication failures become Not authorized, packet
+// identifier errors Protocol Error, anything else unknown Unspecified error.
+func disconnectCode(rc codec.ReasonCode) codec.ReasonCode {
+	switch rc {
+	case 0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90,
+		0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2:
+		return rc
+	case codec.BadUserNameOrPassword, codec.Banned, codec.BadAuthenticationMethod:
+		return codec.NotAuthorized
+	case codec.PacketIdentifierInUse, codec.PacketIdentifierNotFound:
+		return codec.ProtocolError
+	}
+	return codec.UnspecifiedError
 }

@@ -133,16 +133,19 @@ func TestServeConnTakeOver(t *testing.T) {
 	a.MustSubscribe(1, 1, "move/t")
 	pub.PublishAcked("move/t", "on goroutine", 1, false, 1)
 	a.SendAck(codec.PUBACK, a.ExpectMessage("move/t", "on goroutine", 1, false).PacketID)
+	a.Ping() // the PUBACK is processed before the next take-over
 
 	b := servertest.DialConnect(t, srv.Addr(), "mover", false, true)
 	a.ExpectClosed(wait)
 	pub.PublishAcked("move/t", "on gnet", 1, false, 2)
 	b.SendAck(codec.PUBACK, b.ExpectMessage("move/t", "on gnet", 1, false).PacketID)
+	b.Ping() // the PUBACK is processed before the next take-over
 
 	c := servertest.DialConnect(t, goAddr, "mover", false, true)
 	b.ExpectClosed(wait)
 	pub.PublishAcked("move/t", "back on goroutine", 1, false, 3)
 	c.SendAck(codec.PUBACK, c.ExpectMessage("move/t", "back on goroutine", 1, false).PacketID)
+	c.Ping() // the PUBACK is processed before the next take-over
 
 	c.Close()
 	offline(t, srv, 1)

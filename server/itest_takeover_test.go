@@ -72,6 +72,7 @@ func TestTakeOverRaw(t *testing.T) {
 	pub.PublishAcked("takeover/raw", "to b", 1, false, 1)
 	p := b.ExpectMessage("takeover/raw", "to b", 1, false)
 	b.SendAck(codec.PUBACK, p.PacketID)
+	b.Ping()
 
 	// A clean session take-over drops the subscription.
 	c := servertest.DialConnect(t, srv.Addr(), "raw-dup", true, false)
@@ -110,6 +111,7 @@ func TestTakeOverAcrossLoops(t *testing.T) {
 			pub.PublishAcked(topic, payload, 1, false, pid)
 			p := c.ExpectMessage(topic, payload, 1, false)
 			c.SendAck(codec.PUBACK, p.PacketID)
+			c.Ping() // the PUBACK is processed before the next take-over
 		}
 	}
 	servertest.Eventually(t, wait, func() bool {

@@ -27,6 +27,7 @@ type session struct {
 	expireAt int64  // Unix seconds when an offline session expires; 0 = never
 	subs     map[string]router.Sub
 	inflight []*outbound // ordered by send time
+	unsent   int         // in-flight entries waiting to be re-sent after a resume
 	queue    []*outbound // waiting for the window, or for the client to return
 	nextID   uint16
 	qos2in   []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3]
@@ -49,6 +50,7 @@ type outbound struct {
 	pid    uint16
 	qos    byte
 	state  uint8 // outWaitAck (PUBACK/PUBREC) or outWaitComp (PUBCOMP)
+	unsent bool  // resumed but not re-sent yet: the window was smaller
 	sentAt int64
 }
 
@@ -141,7 +143,7 @@ func (l *loop) clearSession(s *session) {
 		s.subs = nil
 	}
 	l.redistributeShared(s)
-	s.inflight, s.queue, s.qos2in = nil, nil, nil
+	s.inflight, s.queue, s.qos2in, s.unsent = nil, nil, nil, 0
 	s.pendingWill = nil
 }
 

@@ -54,5 +54,5 @@ func (l *loop) onConnectionLost(c *client, s *session) {
 		return
 	}
 	s.pendingWill = w
-	s.willAt = time.Now().Unix() + int64(w.delay)
+	s.willAt = time.Now().Unix() + int64(w.delay) + 1 // whole seconds: late by < 1 s, never early
 }
