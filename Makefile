@@ -36,3 +36,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+bench:
+	./benchmarks/compare.sh
+
+million:
+	./benchmarks/million.sh
