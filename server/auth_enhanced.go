@@ -46,9 +46,9 @@ func (l *loop) beginAuth(c *client, p *codec.Connect, req attachReq) error {
 		return l.refuse(c, codec.BadAuthenticationMethod, "authentication method "+string(p.Props.AuthMethod)+" is not supported")
 	}
 	info := ConnInfo{ClientID: c.id, Username: p.Username, Password: p.Password,
-		Remote: c.remote, Version: c.version, CommonName: c.cn}
+		Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
 	st := &authState{ex: a.Begin(&info), method: a.Method(), req: req}
-	c.auth = st
+	c.ext().auth = st
 	c.state = stateAuth
 	return l.authStep(c, p.Props.AuthData)
 }
@@ -56,15 +56,18 @@ func (l *loop) beginAuth(c *client, p *codec.Connect, req attachReq) error {
 // onAuth handles an AUTH packet: the next step of a CONNECT's exchange, or
 // a re-authentication of a connected client.
 func (l *loop) onAuth(c *client, p *codec.Auth) error {
-	st := c.auth
+	var st *authState
+	if c.x != nil {
+		st = c.x.auth
+	}
 	switch {
 	case c.state == stateConnected && p.ReasonCode == codec.ReAuthenticate:
-		if c.authMethod == "" || string(p.Props.AuthMethod) != c.authMethod {
+		if c.x == nil || c.x.authMethod == "" || string(p.Props.AuthMethod) != c.x.authMethod {
 			return protoErr(codec.ProtocolError, "re-authentication with another method than CONNECT's") // [MQTT-4.12.1-1]
 		}
 		a := l.srv.enhancedAuth(p.Props.AuthMethod)
-		info := ConnInfo{ClientID: c.id, Username: []byte(c.user), Remote: c.remote, Version: c.version, CommonName: c.cn}
-		c.auth = &authState{ex: a.Begin(&info), method: a.Method(), reauth: true}
+		info := ConnInfo{ClientID: c.id, Username: []byte(c.username()), Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
+		c.x.auth = &authState{ex: a.Begin(&info), method: a.Method(), reauth: true}
 		return l.authStep(c, p.Props.AuthData)
 	case st == nil || p.ReasonCode != codec.ContinueAuthentication:
 		return protoErr(codec.ProtocolError, "AUTH without an authentication in progress") // [MQTT-4.12.0-2]
@@ -78,11 +81,11 @@ func (l *loop) onAuth(c *client, p *codec.Auth) error {
 // to continue, CONNACK (or AUTH 0x00 after re-authentication) when done, a
 // refusal otherwise.
 func (l *loop) authStep(c *client, data []byte) error {
-	st := c.auth
+	st := c.x.auth
 	reply, done, rc := st.ex.Step(data)
 	if rc != codec.Success {
 		l.srv.stats.authFailed.Add(1)
-		c.auth = nil
+		c.x.auth = nil
 		if st.reauth {
 			return protoErr(rc, "re-authentication failed") // [MQTT-4.12.1-2]
 		}
@@ -99,8 +102,8 @@ func (l *loop) authStep(c *client, data []byte) error {
 		c.setBuf(codec.AppendAuth(c.buf(), &a))
 		return nil
 	}
-	c.auth = nil
-	c.authMethod = st.method
+	c.x.auth = nil
+	c.x.authMethod = st.method
 	if st.reauth {
 		a := codec.Auth{ReasonCode: codec.Success}
 		a.Props.AuthMethod = []byte(st.method)

@@ -39,7 +39,8 @@ func newBenchBroker(tb testing.TB) *benchBroker {
 // connect runs CONNECT (and SUBSCRIBE to filter, if any) for a new client.
 func (b *benchBroker) connect(tb testing.TB, id string, version byte, filter string) (*client, *discardTransport) {
 	t := &discardTransport{}
-	c := &client{l: b.l, t: t, openedAt: time.Now().Unix()}
+	c := &client{l: b.l, lastActive: time.Now().Unix()}
+	c.ext().t = t
 	name := "MQTT"
 	if version == codec.Version31 {
 		name = "MQIsdp"

@@ -36,10 +36,12 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		return l.refuse(c, codec.ClientIdentifierNotValid, "client id longer than the maximum")
 	}
 	c.id = id
-	if cfg.CNAsUsername && c.cn != "" {
-		p.Username, p.UsernameFlag = []byte(c.cn), true
+	if cn := c.commonName(); cfg.CNAsUsername && cn != "" {
+		p.Username, p.UsernameFlag = []byte(cn), true
 	}
-	c.user = string(p.Username)
+	if len(p.Username) > 0 {
+		c.ext().user = string(p.Username)
+	}
 
 	keepAlive := p.KeepAlive
 	serverKeepAlive := false
@@ -87,7 +89,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 	}
 
 	if p.WillFlag {
-		c.will = newWill(p, l)
+		c.ext().will = newWill(p, l)
 	}
 	req := attachReq{c: c, target: l, clean: p.CleanStart, expiry: expiry,
 		assigned: assigned, serverKeepAlive: serverKeepAlive}
@@ -96,7 +98,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 	}
 	if a := cfg.Auth; a != nil {
 		info := ConnInfo{ClientID: id, Username: p.Username, Password: p.Password,
-			Remote: c.remote, Version: c.version, CommonName: c.cn}
+			Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
 		if rc := a.Authenticate(&info); rc != codec.Success {
 			l.srv.stats.authFailed.Add(1)
 			return l.refuse(c, rc, "authentication failed")
@@ -142,15 +144,14 @@ func (l *loop) takeOver(s *session, r attachReq) {
 	}
 	if old := s.c; old != nil {
 		old.tookOver = true
-		if w := old.will; w != nil {
-			old.will = nil
+		if w := old.takeWill(); w != nil {
 			// The old connection ended without DISCONNECT: its will goes
 			// out, unless (v5) a delay is pending that this resume cancels.
 			if w.delay == 0 || r.clean || s.expiry == 0 {
 				l.publishWill(w)
 			}
 		}
-		l.srv.log.Info("session taken over", "client_id", s.id, "old_remote", addrString(old.remote), "new_remote", addrString(r.c.remote))
+		l.srv.log.Info("session taken over", "client_id", s.id, "old_remote", addrString(old.remoteAddr()), "new_remote", addrString(r.c.remoteAddr()))
 		l.disconnect(old, codec.SessionTakenOver)
 		old.sess = nil
 		s.c = nil
@@ -160,7 +161,9 @@ func (l *loop) takeOver(s *session, r attachReq) {
 	if !present {
 		l.clearSession(s)
 	}
-	s.pendingWill = nil // a resumed session cancels a delayed will [MQTT-3.1.3-9]
+	if s.st != nil {
+		s.st.pendingWill = nil // a resumed session cancels a delayed will [MQTT-3.1.3-9]
+	}
 	if r.target == l {
 		l.finishAttach(r, s, present)
 		return
@@ -188,13 +191,16 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	c.sess = s
 	s.c = c
 	s.expiry = r.expiry
-	s.expireAt = 0
+	if s.st != nil {
+		s.st.expireAt = 0
+		s.trim()
+	}
 	s.connected.Store(true)
 	l.writeConnack(c, r, present)
 	c.state = stateConnected
 	c.lastActive = l.now.Unix()
 	l.srv.stats.connects.Add(1)
-	l.srv.log.Info("client connected", "client_id", c.id, "remote", addrString(c.remote),
+	l.srv.log.Info("client connected", "client_id", c.id, "remote", addrString(c.remoteAddr()),
 		"version", c.version, "keepalive", c.keepAlive, "session_present", present)
 	if c.keepAlive > 0 {
 		l.wheel.add(c, c.lastActive+keepAliveGrace(c.keepAlive))

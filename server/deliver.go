@@ -56,7 +56,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	if len(opt.subIDs) > 0 {
 		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
 	}
-	if c != nil && c.state == stateConnected && !c.closing && s.unsent == 0 && s.active() < l.window(c) {
+	if c != nil && c.state == stateConnected && !c.closing && s.active() < l.window(c) && (s.st == nil || s.st.unsent == 0) {
 		l.sendOutbound(c, s, o)
 		return
 	}
@@ -92,21 +92,23 @@ func (l *loop) enqueue(s *session, o *outbound) {
 		l.srv.stats.droppedQueueFull.Add(1)
 		return
 	}
-	if len(s.queue) >= max {
-		copy(s.queue, s.queue[1:])
-		s.queue[len(s.queue)-1] = nil
-		s.queue = s.queue[:len(s.queue)-1]
+	st := s.state()
+	if len(st.queue) >= max {
+		copy(st.queue, st.queue[1:])
+		st.queue[len(st.queue)-1] = nil
+		st.queue = st.queue[:len(st.queue)-1]
 		l.srv.stats.droppedQueueFull.Add(1)
 	}
-	s.queue = append(s.queue, o)
+	st.queue = append(st.queue, o)
 }
 
 // sendOutbound gives o a packet id and an in-flight slot and writes it.
 func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
-	o.pid = s.allocID()
+	st := s.state()
+	o.pid = st.allocID()
 	o.state = outWaitAck
 	o.sentAt = l.now.Unix()
-	s.inflight = append(s.inflight, o)
+	st.inflight = append(st.inflight, o)
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
 		s.removeInflight(o.pid) // too large for this client: dropped and counted
 	}
@@ -115,33 +117,33 @@ func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
 // fillWindow moves queued messages into the in-flight window while it has
 // room, dropping those whose expiry passed [MQTT-3.3.2-5].
 func (l *loop) fillWindow(s *session) {
-	c := s.c
-	if c == nil || c.state != stateConnected || c.closing {
+	c, st := s.c, s.st
+	if c == nil || c.state != stateConnected || c.closing || st == nil {
 		return
 	}
 	w := l.window(c)
-	for s.unsent > 0 && s.active() < w {
-		for _, o := range s.inflight {
+	for st.unsent > 0 && s.active() < w {
+		for _, o := range st.inflight {
 			if o.unsent {
 				o.unsent = false
-				s.unsent--
+				st.unsent--
 				l.resend(c, o)
 				break
 			}
 		}
 	}
-	for s.unsent == 0 && s.active() < w && len(s.queue) > 0 {
-		o := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
+	for st.unsent == 0 && s.active() < w && len(st.queue) > 0 {
+		o := st.queue[0]
+		st.queue[0] = nil
+		st.queue = st.queue[1:]
 		if o.m.expired(l.now) {
 			l.srv.stats.droppedExpired.Add(1)
 			continue
 		}
 		l.sendOutbound(c, s, o)
 	}
-	if len(s.queue) == 0 {
-		s.queue = nil
+	if len(st.queue) == 0 {
+		st.queue = nil
 	}
 }
 
@@ -151,12 +153,16 @@ func (l *loop) fillWindow(s *session) {
 // Only as many as the client's (new) Receive Maximum allows go at once; the
 // rest follow, with their original ids, as acknowledgements free the window.
 func (l *loop) resume(c *client, s *session) {
+	st := s.st
+	if st == nil {
+		return
+	}
 	w := l.window(c)
-	s.unsent = 0
-	for i, o := range s.inflight {
+	st.unsent = 0
+	for i, o := range st.inflight {
 		o.unsent = i >= w
 		if o.unsent {
-			s.unsent++
+			st.unsent++
 			continue
 		}
 		l.resend(c, o)
@@ -174,25 +180,37 @@ func (l *loop) resend(c *client, o *outbound) {
 }
 
 // active is the number of in-flight deliveries the client has been sent.
-func (s *session) active() int { return len(s.inflight) - s.unsent }
+func (s *session) active() int {
+	if s.st == nil {
+		return 0
+	}
+	return len(s.st.inflight) - s.st.unsent
+}
 
 // allocID returns a packet identifier not in use by an in-flight delivery
 // [MQTT-2.2.1-2, 2.3.1-2].
-func (s *session) allocID() uint16 {
+func (st *sessionState) allocID() uint16 {
 	for range 65536 {
-		s.nextID++
-		if s.nextID == 0 {
-			s.nextID = 1
+		st.nextID++
+		if st.nextID == 0 {
+			st.nextID = 1
 		}
-		if s.findInflight(s.nextID) < 0 {
-			return s.nextID
+		if st.findInflight(st.nextID) < 0 {
+			return st.nextID
 		}
 	}
 	return 0 // unreachable: the window is far below 65535
 }
 
 func (s *session) findInflight(pid uint16) int {
-	for i, o := range s.inflight {
+	if s.st == nil {
+		return -1
+	}
+	return s.st.findInflight(pid)
+}
+
+func (st *sessionState) findInflight(pid uint16) int {
+	for i, o := range st.inflight {
 		if o.pid == pid {
 			return i
 		}
@@ -205,15 +223,16 @@ func (s *session) removeInflight(pid uint16) *outbound {
 	if i < 0 {
 		return nil
 	}
-	o := s.inflight[i]
+	st := s.st
+	o := st.inflight[i]
 	if o.unsent {
-		s.unsent--
+		st.unsent--
 	}
-	copy(s.inflight[i:], s.inflight[i+1:])
-	s.inflight[len(s.inflight)-1] = nil
-	s.inflight = s.inflight[:len(s.inflight)-1]
-	if len(s.inflight) == 0 {
-		s.inflight = nil
+	copy(st.inflight[i:], st.inflight[i+1:])
+	st.inflight[len(st.inflight)-1] = nil
+	st.inflight = st.inflight[:len(st.inflight)-1]
+	if len(st.inflight) == 0 {
+		st.inflight = nil
 	}
 	return o
 }

@@ -42,7 +42,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 		if c.state == stateAttaching || c.state == stateClosed || c.closing {
 			break
 		}
-		if c.proxy != nil {
+		if c.x != nil && c.x.proxyPending {
 			n, err := l.readProxyHeader(c, b[consumed:])
 			if err != nil {
 				l.fail(c, err)
@@ -181,7 +181,7 @@ func (l *loop) onDisconnect(c *client, p *codec.Disconnect) error {
 		}
 	}
 	c.graceful = true
-	c.will = nil
+	c.takeWill()
 	c.end()
 	return nil
 }
@@ -194,7 +194,7 @@ func (l *loop) fail(c *client, err error) {
 	rc := reasonOf(err)
 	var ce *connError
 	answered := errors.As(err, &ce) && ce.answered
-	l.srv.log.Info("closing connection", "client_id", c.id, "remote", addrString(c.remote),
+	l.srv.log.Info("closing connection", "client_id", c.id, "remote", addrString(c.remoteAddr()),
 		"reason", err.Error(), "code", rc.String())
 	if !answered && c.v5 != nil && c.state == stateConnected {
 		l.disconnectWhy(c, rc, err.Error())
@@ -258,16 +258,18 @@ func (l *loop) closed(c *client) {
 // (0xFFFFFFFF: never) [MQTT-3.1.2-23]. Owner only.
 func (l *loop) sessionOffline(s *session) {
 	if s.expiry == 0 {
-		if w := s.pendingWill; w != nil {
-			s.pendingWill = nil
+		if st := s.st; st != nil && st.pendingWill != nil {
+			w := st.pendingWill
+			st.pendingWill = nil
 			l.publishWill(w)
 		}
 		l.dropSession(s)
 		return
 	}
-	s.expireAt = 0
 	if s.expiry != 0xFFFFFFFF {
-		s.expireAt = l.now.Unix() + int64(s.expiry) + 1 // whole seconds: late by < 1 s, never early
+		s.state().expireAt = l.now.Unix() + int64(s.expiry) + 1 // whole seconds: late by < 1 s, never early
+	} else if s.st != nil {
+		s.st.expireAt = 0
 	}
 	if p := l.srv.parking; p != nil && l.ephemeral {
 		// This loop ends with its connection: park the session on the

@@ -48,15 +48,15 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := h.loopOf(gc.EventLoop())
 	now := time.Now()
-	c := &client{l: l, gc: gc, remote: gc.RemoteAddr(), openedAt: now.Unix()}
-	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(c.remote) {
+	c := &client{l: l, gc: gc, lastActive: now.Unix()}
+	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(gc.RemoteAddr()) {
 		// A trusted load balancer must send the header first; other peers
 		// speak MQTT directly (a PROXY header from them fails to parse as
 		// MQTT and closes the connection, so it cannot spoof an address).
-		c.proxy = &proxyState{}
+		c.ext().proxyPending = true
 	}
 	gc.SetContext(c)
-	l.wheel.add(c, c.openedAt+int64(h.srv.cfg.ConnectTimeout.Seconds()))
+	l.wheel.add(c, c.lastActive+int64(h.srv.cfg.ConnectTimeout.Seconds()))
 	h.srv.stats.connections.Add(1)
 	return nil, gnet.None
 }

@@ -7,10 +7,6 @@ import (
 	"github.com/cp7/cp7/server/proxyproto"
 )
 
-// proxyState marks a gnet connection from a trusted proxy whose PROXY
-// protocol header has not been read yet.
-type proxyState struct{}
-
 // proxyAllowed reports whether the peer may speak PROXY protocol to us.
 func (srv *Server) proxyAllowed(a net.Addr) bool {
 	return srv.cfg.ProxyTrusted != nil && srv.cfg.ProxyTrusted.Contains(a)
@@ -30,9 +26,9 @@ func (l *loop) readProxyHeader(c *client, b []byte) (int, error) {
 	case err != nil:
 		return 0, protoErr(0x81, err.Error())
 	}
-	c.proxy = nil
+	c.x.proxyPending = false
 	if h.Source != nil {
-		c.remote = h.Source
+		c.x.remote = h.Source
 	}
 	return n, nil
 }

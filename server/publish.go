@@ -40,11 +40,11 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 			l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
 			return nil
 		}
-		if c.v5 != nil && len(s.qos2in) >= int(l.srv.cfg.ReceiveMaximum) {
+		if c.v5 != nil && s.st != nil && len(s.st.qos2in) >= int(l.srv.cfg.ReceiveMaximum) {
 			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-8]
 		}
 	}
-	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.id, c.user, topic) {
+	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.id, c.username(), topic) {
 		l.srv.stats.deniedPublish.Add(1)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].
@@ -82,14 +82,18 @@ func (l *loop) ackPublish(c *client, p *codec.Publish, rc codec.ReasonCode) {
 		l.writeAck(c, codec.PUBACK, p.PacketID, rc)
 	case 2:
 		if rc < 0x80 {
-			c.sess.qos2in = append(c.sess.qos2in, p.PacketID)
+			st := c.sess.state()
+			st.qos2in = append(st.qos2in, p.PacketID)
 		}
 		l.writeAck(c, codec.PUBREC, p.PacketID, rc)
 	}
 }
 
 func (s *session) hasQoS2(pid uint16) bool {
-	for _, id := range s.qos2in {
+	if s.st == nil {
+		return false
+	}
+	for _, id := range s.st.qos2in {
 		if id == pid {
 			return true
 		}
@@ -101,13 +105,16 @@ func (s *session) hasQoS2(pid uint16) bool {
 func (l *loop) onPubrel(c *client, a *codec.Ack) {
 	s := c.sess
 	rc := codec.PacketIdentifierNotFound
-	for i, id := range s.qos2in {
-		if id == a.PacketID {
-			s.qos2in[i] = s.qos2in[len(s.qos2in)-1]
-			s.qos2in = s.qos2in[:len(s.qos2in)-1]
-			rc = codec.Success
-			break
+	if st := s.st; st != nil {
+		for i, id := range st.qos2in {
+			if id == a.PacketID {
+				st.qos2in[i] = st.qos2in[len(st.qos2in)-1]
+				st.qos2in = st.qos2in[:len(st.qos2in)-1]
+				rc = codec.Success
+				break
+			}
 		}
+		s.trim()
 	}
 	if c.v5 == nil {
 		rc = codec.Success
@@ -127,7 +134,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 		return
 	}
-	o := s.inflight[i]
+	o := s.st.inflight[i]
 	switch a.Type {
 	case codec.PUBACK:
 		if o.qos != 1 {
@@ -156,6 +163,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 	}
 	l.srv.stats.acked.Add(1)
 	l.fillWindow(s)
+	s.trim()
 }
 
 // route matches m against the subscription table and delivers it: at once

@@ -21,20 +21,45 @@ type session struct {
 	connected atomic.Bool
 
 	// owner only
-	c        *client
-	removed  bool   // dropped from the registry; late tasks ignore it
-	expiry   uint32 // session expiry interval in seconds; 0: ends with the connection
-	expireAt int64  // Unix seconds when an offline session expires; 0 = never
-	subs     map[string]router.Sub
+	removed bool   // dropped from the registry; late tasks ignore it
+	onWheel bool   // on the owner's timing wheel
+	expiry  uint32 // session expiry interval in seconds; 0: ends with the connection
+	c       *client
+	subs    map[string]router.Sub
+	st      *sessionState // nil while there is nothing in flight, queued or pending
+}
+
+// sessionState is the part of a session that idle sessions do not need: it
+// is allocated on the first QoS 1/2 message or offline deadline and dropped
+// when empty again, so a million idle sessions stay small. Owner only.
+type sessionState struct {
 	inflight []*outbound // ordered by send time
-	unsent   int         // in-flight entries waiting to be re-sent after a resume
 	queue    []*outbound // waiting for the window, or for the client to return
+	qos2in   []uint16    // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3]
+	unsent   int         // in-flight entries waiting to be re-sent after a resume
 	nextID   uint16
-	qos2in   []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3]
+	expireAt int64 // Unix seconds when an offline session expires; 0 = never
 	// delayed will of the last connection (v5 Will Delay Interval)
 	pendingWill *will
 	willAt      int64
-	onWheel     bool
+}
+
+// state returns the session's state, allocating it on first use.
+func (s *session) state() *sessionState {
+	if s.st == nil {
+		s.st = &sessionState{}
+	}
+	return s.st
+}
+
+// trim drops the state once it holds nothing (packet ids restart, which is
+// fine with nothing in flight).
+func (s *session) trim() {
+	st := s.st
+	if st != nil && len(st.inflight) == 0 && len(st.queue) == 0 && len(st.qos2in) == 0 &&
+		st.expireAt == 0 && st.pendingWill == nil {
+		s.st = nil
+	}
 }
 
 // ClientID implements router.Subscriber.
@@ -143,8 +168,7 @@ func (l *loop) clearSession(s *session) {
 		s.subs = nil
 	}
 	l.redistributeShared(s)
-	s.inflight, s.queue, s.qos2in, s.unsent = nil, nil, nil, 0
-	s.pendingWill = nil
+	s.st = nil
 }
 
 // expire implements timed for offline sessions: a delayed will and the
@@ -153,19 +177,20 @@ func (s *session) expire(l *loop, now int64) int64 {
 	if s.owner.Load() != l {
 		return 0 // moved to another loop, which keeps its own entry
 	}
-	if s.removed || s.c != nil {
+	st := s.st
+	if s.removed || s.c != nil || st == nil {
 		s.onWheel = false
 		return 0
 	}
-	if s.pendingWill != nil && now >= s.willAt {
-		w := s.pendingWill
-		s.pendingWill = nil
+	if st.pendingWill != nil && now >= st.willAt {
+		w := st.pendingWill
+		st.pendingWill = nil
 		l.publishWill(w)
 	}
-	if s.expireAt != 0 && now >= s.expireAt {
-		if s.pendingWill != nil { // [MQTT-3.1.3-9] the will goes out when the session ends
-			w := s.pendingWill
-			s.pendingWill = nil
+	if st.expireAt != 0 && now >= st.expireAt {
+		if st.pendingWill != nil { // [MQTT-3.1.3-9] the will goes out when the session ends
+			w := st.pendingWill
+			st.pendingWill = nil
 			l.publishWill(w)
 		}
 		l.dropSession(s)
@@ -173,9 +198,9 @@ func (s *session) expire(l *loop, now int64) int64 {
 		s.onWheel = false
 		return 0
 	}
-	next := s.expireAt
-	if s.pendingWill != nil && (next == 0 || s.willAt < next) {
-		next = s.willAt
+	next := st.expireAt
+	if st.pendingWill != nil && (next == 0 || st.willAt < next) {
+		next = st.willAt
 	}
 	if next == 0 {
 		s.onWheel = false
@@ -186,9 +211,13 @@ func (s *session) expire(l *loop, now int64) int64 {
 // scheduleOffline puts an offline session on its owner's wheel when it has a
 // deadline. Owner only.
 func (l *loop) scheduleOffline(s *session) {
-	next := s.expireAt
-	if s.pendingWill != nil && (next == 0 || s.willAt < next) {
-		next = s.willAt
+	st := s.st
+	if st == nil {
+		return
+	}
+	next := st.expireAt
+	if st.pendingWill != nil && (next == 0 || st.willAt < next) {
+		next = st.willAt
 	}
 	if next != 0 && !s.onWheel {
 		s.onWheel = true

@@ -4,7 +4,10 @@ package server
 // received through shared subscriptions to another member of each group, as
 // the session ends [MQTT-4.8.2-6]. Owner only.
 func (l *loop) redistributeShared(s *session) {
-	for _, list := range [2][]*outbound{s.inflight, s.queue} {
+	if s.st == nil {
+		return
+	}
+	for _, list := range [2][]*outbound{s.st.inflight, s.st.queue} {
 		for _, o := range list {
 			if o.opt.group == "" {
 				continue

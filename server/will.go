@@ -44,8 +44,7 @@ func (l *loop) publishWill(w *will) {
 // DISCONNECT [MQTT-3.1.2-8, 3.1.2-10]: at once, or (v5) after the will delay
 // unless the session resumes first [MQTT-3.1.3-9].
 func (l *loop) onConnectionLost(c *client, s *session) {
-	w := c.will
-	c.will = nil
+	w := c.takeWill()
 	if w == nil {
 		return
 	}
@@ -53,6 +52,7 @@ func (l *loop) onConnectionLost(c *client, s *session) {
 		l.publishWill(w)
 		return
 	}
-	s.pendingWill = w
-	s.willAt = time.Now().Unix() + int64(w.delay) + 1 // whole seconds: late by < 1 s, never early
+	st := s.state()
+	st.pendingWill = w
+	st.willAt = time.Now().Unix() + int64(w.delay) + 1 // whole seconds: late by < 1 s, never early
 }
