@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -155,5 +156,81 @@ func TestServeConnTakeOver(t *testing.T) {
 	d.Ping()
 	if n := srv.Stats().Sessions; n != 2 {
 		t.Fatalf("Stats().Sessions = %d, want 2", n)
+	}
+}
+
+// drainAcking reads until PINGRESP after sending PINGREQ, acknowledging every
+// QoS 1 PUBLISH on the way, and returns their payloads.
+func drainAcking(t *testing.T, c *servertest.Conn) []string {
+	t.Helper()
+	c.Write(codec.AppendPingreq(nil))
+	var got []string
+	for {
+		pk := c.Next()
+		switch pk.Type() {
+		case codec.PINGRESP:
+			return got
+		case codec.PUBLISH:
+			m := c.DecodePublish(pk)
+			got = append(got, string(m.Payload))
+			c.SendAck(codec.PUBACK, m.PacketID)
+		}
+	}
+}
+
+// TestServeConnSessionEndKeepsMessages publishes bursts of QoS 1 messages
+// to a clean session 0 client on the goroutine transport while it drops its
+// connection. Every message the broker acknowledged to the publisher must
+// reach the client when it returns (on gnet): none may be lost while the
+// session moves off the ended connection's loop [MQTT-4.3.2, 4.4.0-1].
+func TestServeConnSessionEndKeepsMessages(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, nil)
+	pub := servertest.DialConnect(t, srv.Addr(), "end-pub", true, false)
+	const rounds, burst = 100, 20
+	var pid uint16
+	for r := range rounds {
+		client, srvSide := net.Pipe()
+		go srv.ServeConn(srvSide)
+		sub := servertest.Wrap(t, client)
+		if ack := sub.Connect(servertest.NewConnect("end-sub", false, 0)); ack.ReasonCode != 0 || ack.SessionPresent != (r > 0) {
+			t.Fatalf("round %d: CONNACK code %d session present %v", r, ack.ReasonCode, ack.SessionPresent)
+		}
+		if r == 0 {
+			sub.MustSubscribe(1, 1, "end/t")
+		}
+		drainAcking(t, sub)
+		var b []byte
+		for i := range burst {
+			pid++
+			b = codec.AppendPublish(b, &codec.Publish{Topic: []byte("end/t"), Payload: []byte(fmt.Sprintf("%d-%d", r, i)), QoS: 1, PacketID: pid}, 4)
+		}
+		pub.Write(b)
+		sub.Close() // while the burst is being delivered, none acknowledged
+		for range burst {
+			pub.Expect(codec.PUBACK)
+		}
+
+		back := servertest.DialConnect(t, srv.Addr(), "end-sub", false, true)
+		got := map[string]bool{}
+		for len(got) < burst {
+			pk, err := back.ReadPacket(wait)
+			if err != nil {
+				t.Fatalf("round %d: %d of %d acknowledged messages arrived, then: %v (Stats().Dropped = %d)",
+					r, len(got), burst, err, srv.Stats().Dropped)
+			}
+			if pk.Type() != codec.PUBLISH {
+				t.Fatalf("round %d: got %v, want PUBLISH", r, pk)
+			}
+			m := back.DecodePublish(pk)
+			got[string(m.Payload)] = true
+			back.SendAck(codec.PUBACK, m.PacketID)
+		}
+		back.Ping()
+		back.Close()
+		offline(t, srv, 1)
+	}
+	if n := srv.Stats().Dropped; n != 0 {
+		t.Fatalf("Stats().Dropped = %d, want 0", n)
 	}
 }
