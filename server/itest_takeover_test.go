@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +119,47 @@ func TestTakeOverAcrossLoops(t *testing.T) {
 		st := srv.Stats()
 		return st.Connections == clients+1 && st.Sessions == clients+1
 	}, fmt.Sprintf("%d connections and %d sessions", clients+1, clients+1))
+}
+
+// TestTakeOverDuringBurst takes a clean session 0 over while a burst of QoS 1
+// messages is being delivered to it, on a broker with two event loops. Every
+// message acknowledged to the publisher must reach the new connection, as a
+// re-sent or a queued delivery [MQTT-4.4.0-1].
+func TestTakeOverDuringBurst(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, func(c *server.Config) { c.EventLoops = 2 })
+	pub := servertest.DialConnect(t, srv.Addr(), "burst-pub", true, false)
+	sub := servertest.DialConnect(t, srv.Addr(), "burst-sub", false, false)
+	sub.MustSubscribe(1, 1, "burst/t")
+	const rounds, burst = 30, 20
+	var pid uint16
+	for r := range rounds {
+		var b []byte
+		for i := range burst {
+			pid++
+			b = codec.AppendPublish(b, &codec.Publish{Topic: []byte("burst/t"), Payload: []byte(fmt.Sprintf("%d-%d", r, i)), QoS: 1, PacketID: pid}, 4)
+		}
+		pub.Write(b)
+		next := servertest.DialConnect(t, srv.Addr(), "burst-sub", false, true)
+		for range burst {
+			pub.Expect(codec.PUBACK)
+		}
+		sub.Closed(wait)
+		sub = next
+		got := map[string]bool{}
+		for len(got) < burst {
+			pk, err := sub.ReadPacket(wait)
+			if err != nil {
+				t.Fatalf("round %d: %d of %d acknowledged messages arrived, then: %v (Stats().Dropped = %d)",
+					r, len(got), burst, err, srv.Stats().Dropped)
+			}
+			m := sub.DecodePublish(pk)
+			if !strings.HasPrefix(string(m.Payload), fmt.Sprintf("%d-", r)) {
+				t.Fatalf("round %d: got %q from another round", r, m.Payload)
+			}
+			got[string(m.Payload)] = true
+			sub.SendAck(codec.PUBACK, m.PacketID)
+		}
+		sub.Ping()
+	}
 }
