@@ -45,7 +45,7 @@ func (l *loop) beginAuth(c *client, p *codec.Connect, req attachReq) error {
 	if a == nil {
 		return l.refuse(c, codec.BadAuthenticationMethod, "authentication method "+string(p.Props.AuthMethod)+" is not supported")
 	}
-	info := ConnInfo{ClientID: c.id, Username: p.Username, Password: p.Password,
+	info := ConnInfo{ClientID: req.id, Username: p.Username, Password: p.Password,
 		Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
 	st := &authState{ex: a.Begin(&info), method: a.Method(), req: req}
 	c.ext().auth = st
@@ -66,7 +66,7 @@ func (l *loop) onAuth(c *client, p *codec.Auth) error {
 			return protoErr(codec.ProtocolError, "re-authentication with another method than CONNECT's") // [MQTT-4.12.1-1]
 		}
 		a := l.srv.enhancedAuth(p.Props.AuthMethod)
-		info := ConnInfo{ClientID: c.id, Username: []byte(c.username()), Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
+		info := ConnInfo{ClientID: c.clientID(), Username: []byte(c.username()), Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
 		c.x.auth = &authState{ex: a.Begin(&info), method: a.Method(), reauth: true}
 		return l.authStep(c, p.Props.AuthData)
 	case st == nil || p.ReasonCode != codec.ContinueAuthentication:

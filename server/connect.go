@@ -35,7 +35,6 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 	if len(id) > cfg.MaxClientIDLen {
 		return l.refuse(c, codec.ClientIdentifierNotValid, "client id longer than the maximum")
 	}
-	c.id = id
 	if cn := c.commonName(); cfg.CNAsUsername && cn != "" {
 		p.Username, p.UsernameFlag = []byte(cn), true
 	}
@@ -91,7 +90,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 	if p.WillFlag {
 		c.ext().will = newWill(p, l)
 	}
-	req := attachReq{c: c, target: l, clean: p.CleanStart, expiry: expiry,
+	req := attachReq{c: c, id: id, target: l, clean: p.CleanStart, expiry: expiry,
 		assigned: assigned, serverKeepAlive: serverKeepAlive}
 	if v5 && p.Props.Has(codec.PropAuthMethod) {
 		return l.beginAuth(c, p, req)
@@ -112,6 +111,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 // attachReq carries a CONNECT's session request to the session's owner.
 type attachReq struct {
 	c               *client
+	id              string
 	target          *loop // the loop of the new connection
 	clean           bool
 	expiry          uint32
@@ -125,7 +125,7 @@ type attachReq struct {
 // loop is taken over at once; one owned elsewhere is taken over by a task on
 // its owner, which then posts the attach back here.
 func (l *loop) attach(r attachReq) {
-	s, created := l.srv.sessions.getOrCreate(r.c.id, l)
+	s, created := l.srv.sessions.getOrCreate(r.id, l)
 	if created {
 		l.finishAttach(r, s, false)
 		return
@@ -151,7 +151,9 @@ func (l *loop) takeOver(s *session, r attachReq) {
 				l.publishWill(w)
 			}
 		}
-		l.srv.log.Info("session taken over", "client_id", s.id, "old_remote", addrString(old.remoteAddr()), "new_remote", addrString(r.c.remoteAddr()))
+		if l.srv.logInfo {
+			l.srv.log.Info("session taken over", "client_id", s.id, "old_remote", addrString(old.remoteAddr()), "new_remote", addrString(r.c.remoteAddr()))
+		}
 		l.disconnect(old, codec.SessionTakenOver)
 		old.sess = nil
 		s.c = nil
@@ -200,8 +202,10 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	c.state = stateConnected
 	c.lastActive = l.now.Unix()
 	l.srv.stats.connects.Add(1)
-	l.srv.log.Info("client connected", "client_id", c.id, "remote", addrString(c.remoteAddr()),
-		"version", c.version, "keepalive", c.keepAlive, "session_present", present)
+	if l.srv.logInfo {
+		l.srv.log.Info("client connected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
+			"version", c.version, "keepalive", c.keepAlive, "session_present", present)
+	}
 	if c.keepAlive > 0 {
 		l.wheel.add(c, c.lastActive+keepAliveGrace(c.keepAlive))
 	}
@@ -236,7 +240,7 @@ func (l *loop) writeConnack(c *client, r attachReq, present bool) {
 		p.TopicAliasMaximum = cfg.TopicAliasMaximum
 		p.Set(codec.PropTopicAliasMaximum)
 		if r.assigned {
-			p.AssignedClientID = []byte(c.id)
+			p.AssignedClientID = []byte(r.id)
 			p.Set(codec.PropAssignedClientID)
 		}
 		if r.serverKeepAlive {

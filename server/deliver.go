@@ -68,7 +68,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 func (l *loop) slowConsumer(c *client) {
 	l.srv.stats.droppedSlow.Add(1)
 	if c.queuedBytes() > 2*l.srv.cfg.MaxOutboundBytes {
-		l.srv.log.Warn("disconnecting slow consumer", "client_id", c.id,
+		l.srv.log.Warn("disconnecting slow consumer", "client_id", c.clientID(),
 			"queued_bytes", c.queuedBytes(), "limit", l.srv.cfg.MaxOutboundBytes)
 		l.disconnect(c, codec.ServerBusy)
 	}

@@ -194,8 +194,10 @@ func (l *loop) fail(c *client, err error) {
 	rc := reasonOf(err)
 	var ce *connError
 	answered := errors.As(err, &ce) && ce.answered
-	l.srv.log.Info("closing connection", "client_id", c.id, "remote", addrString(c.remoteAddr()),
-		"reason", err.Error(), "code", rc.String())
+	if l.srv.logInfo {
+		l.srv.log.Info("closing connection", "client_id", c.clientID(), "remote", addrString(c.remoteAddr()),
+			"reason", err.Error(), "code", rc.String())
+	}
 	if !answered && c.v5 != nil && c.state == stateConnected {
 		l.disconnectWhy(c, rc, err.Error())
 		return
@@ -243,7 +245,9 @@ func (l *loop) closed(c *client) {
 		s.c = nil
 		s.connected.Store(false)
 	}
-	l.srv.log.Debug("client disconnected", "client_id", c.id, "graceful", c.graceful, "taken_over", c.tookOver)
+	if l.srv.logDebug {
+		l.srv.log.Debug("client disconnected", "client_id", s.id, "graceful", c.graceful, "taken_over", c.tookOver)
+	}
 	if c.tookOver {
 		return // the session lives on with the new connection
 	}

@@ -14,7 +14,9 @@ func (c *client) expire(l *loop, now int64) int64 {
 		deadline := c.lastActive + int64(l.srv.cfg.ConnectTimeout.Seconds())
 		if c.state != stateAttaching && now >= deadline {
 			l.srv.stats.connectTimeouts.Add(1)
-			l.srv.log.Info("closing connection", "remote", addrString(c.remoteAddr()), "reason", "no CONNECT (or no end of authentication) within the connect timeout")
+			if l.srv.logInfo {
+				l.srv.log.Info("closing connection", "remote", addrString(c.remoteAddr()), "reason", "no CONNECT (or no end of authentication) within the connect timeout")
+			}
 			c.end()
 			return 0
 		}
@@ -29,7 +31,9 @@ func (c *client) expire(l *loop, now int64) int64 {
 	deadline := c.lastActive + keepAliveGrace(c.keepAlive)
 	if now > deadline {
 		l.srv.stats.keepAliveTimeouts.Add(1)
-		l.srv.log.Info("closing connection", "client_id", c.id, "remote", addrString(c.remoteAddr()), "reason", "keepalive timeout")
+		if l.srv.logInfo {
+			l.srv.log.Info("closing connection", "client_id", c.clientID(), "remote", addrString(c.remoteAddr()), "reason", "keepalive timeout")
+		}
 		l.disconnect(c, 0x8D) // Keep Alive timeout [MQTT-3.1.2-24]
 		return 0
 	}

@@ -44,7 +44,7 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-8]
 		}
 	}
-	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.id, c.username(), topic) {
+	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.sess.id, c.username(), topic) {
 		l.srv.stats.deniedPublish.Add(1)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].

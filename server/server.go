@@ -42,6 +42,9 @@ type Server struct {
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
+	// logInfo and logDebug say whether those levels are on, so per-connection
+	// log lines cost nothing (no formatting, no boxing) when they are off.
+	logInfo, logDebug bool
 }
 
 // New makes a server from cfg; Start runs it.
@@ -59,6 +62,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		retained: router.NewRetainTree[*Message](),
 		loops:    make(map[*loop]struct{}),
 		stop:     make(chan struct{}),
+		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
+		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
 	return srv, nil
 }
@@ -264,9 +269,11 @@ func (r *registry) each(fn func(s *session)) {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		list := make([]*session, 0, len(sh.m))
-		for _, s := range sh.m {
-			list = append(list, s)
+		list := make([]*session, 0, sh.n)
+		for _, s := range sh.slots {
+			if s != nil {
+				list = append(list, s)
+			}
 		}
 		sh.mu.Unlock()
 		for _, s := range list {

@@ -86,62 +86,127 @@ const (
 )
 
 // registry maps client ids to sessions. It is touched on CONNECT and session
-// end only, never per message, so one mutex per shard is enough.
+// end only, never per message, so one mutex per shard is enough. Each shard is
+// an open-addressing table of session pointers keyed by the session's own id:
+// 8 bytes a slot at most 7/8 full, where a Go map[string]*session costs about
+// 40 bytes an entry, which counts at a million sessions.
 type registry struct {
-	shards [64]struct {
-		mu sync.Mutex
-		m  map[string]*session
-	}
-	count atomic.Int64
+	shards [64]regShard
+	count  atomic.Int64
 }
 
-func (r *registry) shard(id string) *struct {
-	mu sync.Mutex
-	m  map[string]*session
-} {
-	h := uint32(2166136261)
+type regShard struct {
+	mu    sync.Mutex
+	slots []*session // linear probing; nil is empty
+	n     int
+}
+
+func idHash(id string) uint64 {
+	h := uint64(14695981039346656037)
 	for i := 0; i < len(id); i++ {
-		h ^= uint32(id[i])
-		h *= 16777619
+		h ^= uint64(id[i])
+		h *= 1099511628211
 	}
-	return &r.shards[h%uint32(len(r.shards))]
+	return h
+}
+
+func (r *registry) shard(h uint64) *regShard { return &r.shards[h%uint64(len(r.shards))] }
+
+// find returns the slot holding id, or the empty slot where it would go.
+// The caller holds sh.mu and sh.slots is not empty.
+func (sh *regShard) find(id string, h uint64) int {
+	mask := uint64(len(sh.slots) - 1)
+	for i := (h >> 6) & mask; ; i = (i + 1) & mask {
+		if s := sh.slots[i]; s == nil || s.id == id {
+			return int(i)
+		}
+	}
+}
+
+func (sh *regShard) grow() {
+	old := sh.slots
+	n := 2 * len(old)
+	if n == 0 {
+		n = 16
+	}
+	sh.slots = make([]*session, n)
+	for _, s := range old {
+		if s != nil {
+			sh.slots[sh.find(s.id, idHash(s.id))] = s
+		}
+	}
 }
 
 // getOrCreate returns the session for id, creating it owned by l if absent.
 func (r *registry) getOrCreate(id string, l *loop) (s *session, created bool) {
-	sh := r.shard(id)
+	h := idHash(id)
+	sh := r.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.m == nil {
-		sh.m = make(map[string]*session)
+	if (sh.n+1)*8 > len(sh.slots)*7 {
+		sh.grow()
 	}
-	if s = sh.m[id]; s != nil {
+	i := sh.find(id, h)
+	if s = sh.slots[i]; s != nil {
 		return s, false
 	}
 	s = &session{id: id}
 	s.owner.Store(l)
-	sh.m[id] = s
+	sh.slots[i] = s
+	sh.n++
 	r.count.Add(1)
 	return s, true
 }
 
-// remove deletes s if it is still the session registered for its id.
+// remove deletes s if it is still the session registered for its id, moving
+// later entries of its probe run back (no tombstones).
 func (r *registry) remove(s *session) {
-	sh := r.shard(s.id)
+	h := idHash(s.id)
+	sh := r.shard(h)
 	sh.mu.Lock()
-	if sh.m[s.id] == s {
-		delete(sh.m, s.id)
-		r.count.Add(-1)
+	defer sh.mu.Unlock()
+	if len(sh.slots) == 0 {
+		return
 	}
-	sh.mu.Unlock()
+	i := sh.find(s.id, h)
+	if sh.slots[i] != s {
+		return
+	}
+	mask := len(sh.slots) - 1
+	sh.slots[i] = nil
+	for j := (i + 1) & mask; sh.slots[j] != nil; j = (j + 1) & mask {
+		e := sh.slots[j]
+		sh.slots[j] = nil
+		sh.slots[sh.find(e.id, idHash(e.id))] = e
+	}
+	sh.n--
+	r.count.Add(-1)
+	if len(sh.slots) > 64 && sh.n*8 < len(sh.slots) {
+		sh.shrink()
+	}
+}
+
+// shrink halves a table that became mostly empty (after a mass disconnect).
+func (sh *regShard) shrink() {
+	old := sh.slots
+	sh.slots = make([]*session, len(old)/2)
+	for _, s := range old {
+		if s != nil {
+			sh.slots[sh.find(s.id, idHash(s.id))] = s
+		}
+	}
 }
 
 // get returns the session for id, if any (tests and admin views).
 func (r *registry) get(id string) *session {
-	sh := r.shard(id)
+	h := idHash(id)
+	sh := r.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.m[id]
+	if len(sh.slots) == 0 {
+		return nil
+	}
+	return sh.slots[sh.find(id, h)]
 }
 
 // drop ends a session for good: its subscriptions leave the router and its
@@ -221,6 +286,6 @@ func (l *loop) scheduleOffline(s *session) {
 	}
 	if next != 0 && !s.onWheel {
 		s.onWheel = true
-		l.wheel.add(s, next)
+		l.wheel.addSession(s, next)
 	}
 }

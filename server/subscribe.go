@@ -36,7 +36,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		case shared && len(group) == 0:
 			rc = codec.TopicFilterInvalid
 		}
-		if rc == 0 && l.srv.cfg.ACL != nil && !l.srv.cfg.ACL.CanSubscribe(c.id, c.username(), sub.Filter) {
+		if rc == 0 && l.srv.cfg.ACL != nil && !l.srv.cfg.ACL.CanSubscribe(c.sess.id, c.username(), sub.Filter) {
 			rc = codec.NotAuthorized
 			l.srv.stats.deniedSubscribe.Add(1)
 		}
