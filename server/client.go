@@ -37,7 +37,7 @@ type client struct {
 	l          *loop
 	gc         gnet.Conn // the gnet connection, or nil for goroutine transports
 	sess       *session
-	lastActive int64        // Unix seconds of the last packet (the open time before CONNECT)
+	lastActive int64        // Unix milliseconds of the last packet (the open time before CONNECT)
 	out        *pool.Buffer // bytes for this turn; nil when idle
 	x          *clientExtra
 	v5         *v5state // nil for 3.1/3.1.1 clients

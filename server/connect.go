@@ -200,14 +200,14 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	s.connected.Store(true)
 	l.writeConnack(c, r, present)
 	c.state = stateConnected
-	c.lastActive = l.now.Unix()
+	c.lastActive = l.now.UnixMilli()
 	l.srv.stats.connects.Add(1)
 	if l.srv.logInfo {
 		l.srv.log.Info("client connected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
 			"version", c.version, "keepalive", c.keepAlive, "session_present", present)
 	}
 	if c.keepAlive > 0 {
-		l.wheel.add(c, c.lastActive+keepAliveGrace(c.keepAlive))
+		l.wheel.add(c, secondsCeil(c.lastActive+keepAliveGrace(c.keepAlive)))
 	}
 	if present {
 		l.resume(c, s)

@@ -79,7 +79,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 		}
 	}
 	if consumed > 0 {
-		c.lastActive = l.now.Unix() // [MQTT-3.1.2-22] any packet counts
+		c.lastActive = l.now.UnixMilli() // [MQTT-3.1.2-22] any packet counts
 	}
 	return consumed, false
 }

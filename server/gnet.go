@@ -48,7 +48,7 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := h.loopOf(gc.EventLoop())
 	now := time.Now()
-	c := &client{l: l, gc: gc, lastActive: now.Unix()}
+	c := &client{l: l, gc: gc, lastActive: now.UnixMilli()}
 	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(gc.RemoteAddr()) {
 		// A trusted load balancer must send the header first; other peers
 		// speak MQTT directly (a PROXY header from them fails to parse as
@@ -56,7 +56,7 @@ func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		c.ext().proxyPending = true
 	}
 	gc.SetContext(c)
-	l.wheel.add(c, c.lastActive+int64(h.srv.cfg.ConnectTimeout.Seconds()))
+	l.wheel.add(c, secondsCeil(c.lastActive+h.srv.cfg.ConnectTimeout.Milliseconds()))
 	h.srv.stats.connections.Add(1)
 	return nil, gnet.None
 }

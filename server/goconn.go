@@ -51,14 +51,14 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	go func() { g.run(l, stop); close(done) }()
 
 	t := &goTransport{nc: nc, resumed: make(chan struct{}, 1)}
-	c := &client{l: l, lastActive: time.Now().Unix()}
+	c := &client{l: l, lastActive: time.Now().UnixMilli()}
 	x := c.ext()
 	x.t, x.remote = t, nc.RemoteAddr()
 	if p, ok := nc.(peerCN); ok {
 		x.cn = p.PeerCommonName()
 	}
 	srv.stats.connections.Add(1)
-	g.post(func() { l.wheel.add(c, c.lastActive+int64(srv.cfg.ConnectTimeout.Seconds())) })
+	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
 		n              int

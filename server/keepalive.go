@@ -1,8 +1,12 @@
 package server
 
-// keepAliveGrace is how long a connection may stay silent: one and a half
-// times its keepalive [MQTT-3.1.2-24], rounded up.
-func keepAliveGrace(ka uint16) int64 { return (int64(ka)*3 + 1) / 2 }
+// keepAliveGrace is how long a connection may stay silent, in milliseconds:
+// one and a half times its keepalive [MQTT-3.1.2-24].
+func keepAliveGrace(ka uint16) int64 { return int64(ka) * 1500 }
+
+// secondsCeil turns Unix milliseconds into the wheel's second at or after it,
+// so a deadline never fires early.
+func secondsCeil(ms int64) int64 { return (ms + 999) / 1000 }
 
 // expire implements timed for connections: the CONNECT timeout while the
 // client has not connected, then the keepalive.
@@ -11,7 +15,7 @@ func (c *client) expire(l *loop, now int64) int64 {
 	case stateClosed:
 		return 0
 	case stateNew, stateAuth, stateAttaching:
-		deadline := c.lastActive + int64(l.srv.cfg.ConnectTimeout.Seconds())
+		deadline := secondsCeil(c.lastActive + l.srv.cfg.ConnectTimeout.Milliseconds())
 		if c.state != stateAttaching && now >= deadline {
 			l.srv.stats.connectTimeouts.Add(1)
 			if l.srv.logInfo {
@@ -28,8 +32,8 @@ func (c *client) expire(l *loop, now int64) int64 {
 	if c.keepAlive == 0 || c.closing {
 		return 0
 	}
-	deadline := c.lastActive + keepAliveGrace(c.keepAlive)
-	if now > deadline {
+	deadline := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive))
+	if now >= deadline {
 		l.srv.stats.keepAliveTimeouts.Add(1)
 		if l.srv.logInfo {
 			l.srv.log.Info("closing connection", "client_id", c.clientID(), "remote", addrString(c.remoteAddr()), "reason", "keepalive timeout")
@@ -37,5 +41,5 @@ func (c *client) expire(l *loop, now int64) int64 {
 		l.disconnect(c, 0x8D) // Keep Alive timeout [MQTT-3.1.2-24]
 		return 0
 	}
-	return deadline + 1
+	return deadline
 }

@@ -100,8 +100,12 @@ func (l *loop) endTurn() {
 		l.outbox[target] = nil
 		b := batch
 		if !target.post(func() { target.receive(b) }) {
-			// The loop is gone (shutdown); the sessions it owned are too.
-			l.srv.stats.dropped.Add(uint64(len(b)))
+			// The loop ended (a TLS/WebSocket connection closed): its
+			// session moved on before it stopped taking tasks, so follow it.
+			for _, x := range b {
+				x := x
+				l.srv.postToOwner(x.s, func(o *loop) { o.deliver(x.s, x.m, x.opt) })
+			}
 		}
 	}
 }
@@ -168,6 +172,16 @@ func (g *goLoop) run(l *loop, stop <-chan struct{}) {
 		select {
 		case <-g.wake:
 		case <-stop:
+			// Run what is queued first: it holds the connection's close,
+			// which moves a surviving session to the parking loop. Only then
+			// refuse new tasks, so a refused poster finds the new owner.
+			g.mu.Lock()
+			batch, g.tasks = g.tasks, batch[:0]
+			g.mu.Unlock()
+			for i, t := range batch {
+				t()
+				batch[i] = nil
+			}
 			g.mu.Lock()
 			g.closed = true
 			batch, g.tasks = g.tasks, nil
