@@ -15,58 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-die() {
-	echo "install-e2e-deps: $*" >&2
-	exit 1
-}
-
-# --- Debian packages ---------------------------------------------------------
-
-pkgs=(haproxy nginx libnginx-mod-stream chromium)
-missing=()
-for p in "${pkgs[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing+=("$p")
-	fi
-done
-
-if ((${#missing[@]} > 0)); then
-	command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} with this system's package manager (the tests need haproxy, nginx with the stream module, and chromium)"
-	sudo=()
-	if [[ $(id -u) -ne 0 ]]; then
-		command -v sudo >/dev/null || die "not root and no sudo: run this script as root to install ${missing[*]}"
-		sudo=(sudo)
-	fi
-	# Keep the packages' init scripts from starting daemons during install:
-	# policy-rc.d exiting 101 means "action forbidden" to invoke-rc.d.
-	# Only add one if none exists, and remove only the one added here.
-	policy=/usr/sbin/policy-rc.d
-	added_policy=0
-	if [[ ! -e $policy ]]; then
-		printf '#!/bin/sh\n# added by cp7 scripts/install-e2e-deps.sh during apt-get install\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
-		"${sudo[@]}" chmod 755 "$policy"
-		added_policy=1
-	fi
-	cleanup_policy() {
-		if ((added_policy)); then "${sudo[@]}" rm -f "$policy"; fi
-	}
-	trap cleanup_policy EXIT
-	echo "install-e2e-deps: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get update -qq || die "apt-get update failed: check that the Debian mirrors are reachable"
-	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-		die "apt-get install ${missing[*]} failed: see the apt output above"
-	cleanup_policy
-	trap - EXIT
-	# Where systemd runs, the units are enabled by the packages' postinst even
-	# when policy-rc.d kept them from starting now: disable and stop them so
-	# no later boot starts a daemon holding :80 or haproxy's ports.
-	if [[ -d /run/systemd/system ]]; then
-		for unit in nginx haproxy; do
-			"${sudo[@]}" systemctl disable --now "$unit" >/dev/null 2>&1 || true
-		done
-	fi
-fi
+# shellcheck source=scripts/lib-apt.sh
+. scripts/lib-apt.sh
+ensure_debian_packages install-e2e-deps "nginx haproxy" haproxy nginx libnginx-mod-stream chromium
 
 for bin in haproxy nginx; do
 	command -v "$bin" >/dev/null || [[ -x /usr/sbin/$bin ]] || die "$bin is still missing after install: check the apt output"
