@@ -10,9 +10,9 @@ import (
 )
 
 // client is one MQTT connection. Its reader goroutine owns the frameReader;
-// writes go straight to the net.Conn, whose Write is atomic per call, so the
-// publisher, the reader (acks) and the pinger never interleave inside a
-// packet.
+// writes go straight to the net.Conn, whose Write is atomic per call (a
+// *tls.Conn's too, under its output lock), so the publisher, the reader
+// (acks) and the pinger never interleave inside a packet.
 type client struct {
 	n      *node
 	global int // position among the run's clients (source address)
@@ -44,8 +44,8 @@ const (
 // sends SUBSCRIBE and waits for SUBACK, all under -connect-timeout.
 func (c *client) handshake() (*frameReader, error) {
 	cfg := c.n.cfg
-	d := c.n.dialers.forClient(c.global)
-	conn, err := d.Dial("tcp", cfg.addr())
+	deadline := time.Now().Add(cfg.connTO)
+	conn, err := c.n.dial(c.global, deadline)
 	if err != nil {
 		return nil, fmt.Errorf("cp7bench: client %s: dial %s: %v", c.id, cfg.addr(), err)
 	}
@@ -54,7 +54,7 @@ func (c *client) handshake() (*frameReader, error) {
 		conn.Close()
 		return nil, fmt.Errorf("cp7bench: client %s: "+format, append([]any{c.id}, args...)...)
 	}
-	if err := conn.SetDeadline(time.Now().Add(cfg.connTO)); err != nil {
+	if err := conn.SetDeadline(deadline); err != nil {
 		return fail("set deadline: %v", err)
 	}
 	version := byte(cfg.version)

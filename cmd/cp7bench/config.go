@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,6 +59,12 @@ type config struct {
 
 	brokerPID int
 	cpuProf   string
+
+	tls        bool        // -tls: MQTT over TLS
+	caFile     string      // -cafile
+	insecure   bool        // -insecure
+	serverName string      // -servername
+	tlsConf    *tls.Config // built by check when -tls is set
 }
 
 const usageText = `cp7bench: MQTT load tool (connections, subscribers, publishers, latency)
@@ -121,6 +128,10 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.json, "json", false, "print the summary as one JSON object instead of the SUMMARY line")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress line even on a terminal")
 	fs.IntVar(&cfg.brokerPID, "broker-pid", 0, "PID of the broker on this machine: report its CPU time and RSS (from /proc)")
+	fs.BoolVar(&cfg.tls, "tls", false, "connect with TLS (each connection a full handshake: no session resumption)")
+	fs.StringVar(&cfg.caFile, "cafile", "", "PEM CA `FILE` that signs the broker's certificate (with -tls; default: the system roots)")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "with -tls and no -cafile: do not verify the broker's certificate")
+	fs.StringVar(&cfg.serverName, "servername", "", "`NAME` the broker's certificate must hold, and the SNI sent (with -tls; default: -h)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write this process's CPU profile to `FILE` (the tool's own cost; not with -procs > 1)")
 	return fs
 }
@@ -212,6 +223,9 @@ func (cfg *config) check() error {
 		return errors.New("cp7bench: no clients; set -c (or -pubs/-subs in pubsub mode) above 0")
 	}
 	if cfg.srcAddrs, err = parseAddrRanges(cfg.ifaddr); err != nil {
+		return err
+	}
+	if cfg.tlsConf, err = cfg.tlsConfig(); err != nil {
 		return err
 	}
 	return nil

@@ -37,6 +37,12 @@ func startFakeBroker(t *testing.T, refuse byte) *fakeBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startFakeBrokerOn(t, ln, refuse)
+}
+
+// startFakeBrokerOn serves on ln (a TLS listener, say) until the test ends.
+func startFakeBrokerOn(t *testing.T, ln net.Listener, refuse byte) *fakeBroker {
+	t.Helper()
 	b := &fakeBroker{ln: ln, refuse: refuse}
 	b.wg.Add(1)
 	go b.accept()

@@ -3,7 +3,8 @@
 // run (pubsub), with end-to-end latency from a timestamp in the payload, a
 // live progress line on a terminal and one SUMMARY line at the end.
 //
-// Each client is a goroutine with a plain net.Conn; publishing is paced by one
+// Each client is a goroutine with a plain net.Conn (with -tls, a
+// crypto/tls client over it); publishing is paced by one
 // ticker per process. When one process may not open enough files
 // (RLIMIT_NOFILE), the tool re-executes itself as child processes that each
 // run a contiguous slice of the clients and report to the parent over stdio.
