@@ -176,7 +176,7 @@ func (m *matcher) collect(n *node) {
 		if len(g.members) == 0 {
 			continue
 		}
-		s := &g.members[g.pick(m.strategy, m.topic)]
+		s := &g.members[g.pick(m.strategy, m.topic, m.publisher)]
 		r.picks = append(r.picks, hit{client: s.Client, id: s.ID, qos: s.QoS, rap: s.RetainAsPublished,
 			group: g.name, filter: g.filter})
 	}

@@ -18,10 +18,15 @@ const (
 	SharedRoundRobin SharedStrategy = iota
 	// SharedRandom takes a uniformly random member.
 	SharedRandom
-	// SharedHashClientID hashes the message topic onto the members sorted by
-	// client id, so one topic sticks to one member (ordering per topic) and
-	// the mapping does not depend on the order in which members subscribed.
+	// SharedHashClientID hashes the publisher's client id onto the members
+	// sorted by client id, so one publisher's messages stick to one member
+	// (ordering per publisher, as EMQX's hash_clientid). Messages without a
+	// publisher session (wills) hash their topic.
 	SharedHashClientID
+	// SharedHashTopic hashes the message topic, so one topic sticks to one
+	// member (ordering per topic). Neither hash depends on the order in
+	// which members subscribed.
+	SharedHashTopic
 )
 
 // group is one shared subscription: a group name and an inner filter, with the
@@ -84,7 +89,7 @@ func (g *group) remove(c Subscriber, filter string) bool {
 
 // pick returns the index of the member that receives a message on topic.
 // Called under the shard's read lock; the group has at least one member.
-func (g *group) pick(strategy SharedStrategy, topic []byte) int {
+func (g *group) pick(strategy SharedStrategy, topic []byte, publisher Subscriber) int {
 	n := len(g.members)
 	if n == 1 {
 		return 0
@@ -94,6 +99,12 @@ func (g *group) pick(strategy SharedStrategy, topic []byte) int {
 	case SharedRandom:
 		start = rand.IntN(n)
 	case SharedHashClientID:
+		if publisher != nil {
+			start = int(fnv32(publisher.ClientID()) % uint32(n))
+		} else {
+			start = int(fnv32(topic) % uint32(n))
+		}
+	case SharedHashTopic:
 		start = int(fnv32(topic) % uint32(n))
 	default:
 		start = int((g.next.Add(1) - 1) % uint32(n))

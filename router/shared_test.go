@@ -118,7 +118,7 @@ func TestSharedRandomReachesAll(t *testing.T) {
 func TestSharedHashSticksAndIgnoresOrder(t *testing.T) {
 	ids := []string{"d", "a", "c", "b"}
 	build := func(order []string) *Table {
-		tb := NewTable(8, SharedHashClientID)
+		tb := NewTable(8, SharedHashTopic)
 		for _, id := range order {
 			tb.Subscribe(Sub{Client: newClient(id), Filter: "$share/g/h/+"})
 		}
@@ -254,5 +254,37 @@ func TestQueueAndShareQueueAreOneGroup(t *testing.T) {
 	}
 	if !tb.Unsubscribe(a, []byte("$queue/x")) || !tb.Unsubscribe(b, []byte("$share/$queue/x")) || tb.Count() != 0 {
 		t.Fatal("unsubscribe failed")
+	}
+}
+
+// TestSharedHashClientIDSticksPerPublisher: with SharedHashClientID, all of
+// one publisher's messages go to one member whatever their topics, and
+// different publishers spread over the members.
+func TestSharedHashClientIDSticksPerPublisher(t *testing.T) {
+	tb := NewTable(8, SharedHashClientID)
+	for _, id := range []string{"m1", "m2", "m3"} {
+		tb.Subscribe(Sub{Client: newClient(id), Filter: "$share/g/t/#"})
+	}
+	var r Result
+	used := map[string]bool{}
+	for p := range 30 {
+		pub := newClient(fmt.Sprint("publisher-", p))
+		var member string
+		for i := range 20 {
+			tb.Match([]byte(fmt.Sprint("t/", i)), pub, &r)
+			if len(r.Deliveries) != 1 {
+				t.Fatalf("%d deliveries, want 1", len(r.Deliveries))
+			}
+			got := r.Deliveries[0].Client.ClientID()
+			if member == "" {
+				member = got
+			} else if got != member {
+				t.Fatalf("publisher %d: topic t/%d went to %s, earlier ones to %s", p, i, got, member)
+			}
+		}
+		used[member] = true
+	}
+	if len(used) < 2 {
+		t.Errorf("30 publishers all went to %v", used)
 	}
 }

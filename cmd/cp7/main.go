@@ -61,7 +61,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&c.EventLoops, "event-loops", 0, "number of event loops (`N`); 0 = one per CPU")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on `ADDR` (e.g. 127.0.0.1:6060); empty = off")
-	fs.StringVar(&o.shared, "shared-strategy", "round-robin", "how a shared subscription ($share/group/filter, $queue/filter) picks its member: round-robin, random or hash (by topic, so one topic sticks to one member)")
+	fs.StringVar(&o.shared, "shared-strategy", "round-robin", "how a shared subscription ($share/group/filter, $queue/filter) picks its member: round-robin, random, hash-client (one publisher's messages stick to one member) or hash-topic (one topic sticks to one member)")
 	fs.IntVar(&o.gcPct, "gc-percent", 25, "Go GC target `PERCENT` (like GOGC, which wins when set). The publish path barely allocates, so a low value costs little CPU and keeps idle connections' memory close to what they use")
 	fs.StringVar(&o.profile, "profile", "", "write a profile at shutdown: cpu, mem, block, mutex or trace (`KIND`), into the current directory")
 	o.lst.register(fs)
@@ -80,10 +80,12 @@ func parseFlags(args []string) (*options, error) {
 		c.SharedStrategy = router.SharedRoundRobin
 	case "random":
 		c.SharedStrategy = router.SharedRandom
-	case "hash":
+	case "hash-client":
 		c.SharedStrategy = router.SharedHashClientID
+	case "hash-topic":
+		c.SharedStrategy = router.SharedHashTopic
 	default:
-		return nil, fmt.Errorf("-shared-strategy %q: use round-robin, random or hash", o.shared)
+		return nil, fmt.Errorf("-shared-strategy %q: use round-robin, random, hash-client or hash-topic", o.shared)
 	}
 	if err := o.lst.apply(c); err != nil {
 		return nil, err

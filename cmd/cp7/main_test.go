@@ -56,7 +56,7 @@ func TestBadFlagsSayWhatToDo(t *testing.T) {
 		{[]string{"-scram-users", users}, "user:password"},
 		{[]string{"-scram-users", filepath.Join(t.TempDir(), "missing")}, "-scram-users"},
 		{[]string{"stray"}, "unexpected argument"},
-		{[]string{"-shared-strategy", "first"}, "round-robin, random or hash"},
+		{[]string{"-shared-strategy", "first"}, "round-robin, random, hash-client or hash-topic"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
