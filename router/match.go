@@ -82,7 +82,12 @@ type matcher struct {
 	ends      []uint16
 	publisher Subscriber
 	strategy  SharedStrategy
-	r         *Result
+	// pubHash hashes the publisher's client id for SharedHashClientID,
+	// computed once here so the shared pick does not touch the interface
+	// (which would move the level buffer to the heap).
+	pubHash uint32
+	hasPub  bool
+	r       *Result
 }
 
 // Match fills r (after resetting it) with one Delivery per receiving client for
@@ -115,6 +120,9 @@ func (t *Table) Match(topic []byte, publisher Subscriber, r *Result) {
 		publisher: publisher,
 		strategy:  t.strategy,
 		r:         r,
+	}
+	if t.strategy == SharedHashClientID && publisher != nil {
+		m.pubHash, m.hasPub = fnv32(publisher.ClientID()), true
 	}
 	first := levelAt(topic, m.ends, 0)
 	s := &t.shards[fnv32(first)%uint32(len(t.shards))]
@@ -176,7 +184,7 @@ func (m *matcher) collect(n *node) {
 		if len(g.members) == 0 {
 			continue
 		}
-		s := &g.members[g.pick(m.strategy, m.topic, m.publisher)]
+		s := &g.members[g.pick(m.strategy, m.topic, m.pubHash, m.hasPub)]
 		r.picks = append(r.picks, hit{client: s.Client, id: s.ID, qos: s.QoS, rap: s.RetainAsPublished,
 			group: g.name, filter: g.filter})
 	}

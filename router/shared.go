@@ -89,7 +89,7 @@ func (g *group) remove(c Subscriber, filter string) bool {
 
 // pick returns the index of the member that receives a message on topic.
 // Called under the shard's read lock; the group has at least one member.
-func (g *group) pick(strategy SharedStrategy, topic []byte, publisher Subscriber) int {
+func (g *group) pick(strategy SharedStrategy, topic []byte, pubHash uint32, hasPub bool) int {
 	n := len(g.members)
 	if n == 1 {
 		return 0
@@ -99,8 +99,8 @@ func (g *group) pick(strategy SharedStrategy, topic []byte, publisher Subscriber
 	case SharedRandom:
 		start = rand.IntN(n)
 	case SharedHashClientID:
-		if publisher != nil {
-			start = int(fnv32(publisher.ClientID()) % uint32(n))
+		if hasPub {
+			start = int(pubHash % uint32(n))
 		} else {
 			start = int(fnv32(topic) % uint32(n))
 		}
