@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench million clean
+.PHONY: run build test test-short vet fuzz bench bench-tls million clean
 
 run:
 	$(GO) run ./cmd/cp7
@@ -38,6 +38,9 @@ clean:
 	rm -rf bin
 bench:
 	./benchmarks/compare.sh
+
+bench-tls:
+	./benchmarks/tls.sh
 
 million:
 	./benchmarks/million.sh

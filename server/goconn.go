@@ -42,8 +42,7 @@ type peerCN interface{ PeerCommonName() string }
 // nc.RemoteAddr() is reported as the client's address.
 func (srv *Server) ServeConn(nc net.Conn) {
 	g := newGoLoop()
-	l := newLoop(srv, g.post)
-	l.ephemeral = true
+	l := newConnLoop(srv, g.post)
 	srv.addLoop(l)
 	defer srv.removeLoop(l)
 	stop := make(chan struct{})

@@ -63,7 +63,14 @@ type xfer struct {
 
 func newLoop(srv *Server, post func(func()) bool) *loop {
 	l := &loop{srv: srv, post: post}
-	l.wheel.init(time.Now())
+	l.wheel.init(time.Now(), wheelSlots)
+	return l
+}
+
+// newConnLoop makes the loop of one goroutine connection (TLS, WebSocket).
+func newConnLoop(srv *Server, post func(func()) bool) *loop {
+	l := &loop{srv: srv, post: post, ephemeral: true}
+	l.wheel.init(time.Now(), 4)
 	return l
 }
 

@@ -15,19 +15,26 @@ const wheelSlots = 256
 // expiry) have their own typed slots: 8 bytes an entry instead of an
 // interface's 16, which counts at a million connections. Owner only.
 type wheel struct {
-	clients  [wheelSlots][]*client
-	sessions [wheelSlots][]*session
+	clients  [][]*client
+	sessions [][]*session
 	cur      int64 // last second processed
 }
 
-func (w *wheel) init(now time.Time) { w.cur = now.Unix() }
+// init sizes the wheel: gnet loops use wheelSlots; a loop that serves one
+// TLS/WebSocket connection uses a few slots (its entry is re-checked each
+// lap), so it does not carry 12 KB of empty slots.
+func (w *wheel) init(now time.Time, slots int) {
+	w.cur = now.Unix()
+	w.clients = make([][]*client, slots)
+	w.sessions = make([][]*session, slots)
+}
 
 // slot returns the slot index for Unix second at (at least the next second).
 func (w *wheel) slot(at int64) int64 {
 	if at <= w.cur {
 		at = w.cur + 1
 	}
-	return at % wheelSlots
+	return at % int64(len(w.clients))
 }
 
 // add files client c to be checked at Unix second at.
@@ -45,14 +52,15 @@ func (w *wheel) addSession(s *session, at int64) {
 // advance fires every slot up to now.
 func (w *wheel) advance(now time.Time, l *loop) {
 	target := now.Unix()
-	if target-w.cur > wheelSlots {
+	n := int64(len(w.clients))
+	if target-w.cur > n {
 		// The clock jumped (or the loop stalled): one lap visits every slot,
 		// and each item compares its own deadline.
-		w.cur = target - wheelSlots
+		w.cur = target - n
 	}
 	for w.cur < target {
 		w.cur++
-		i := w.cur % wheelSlots
+		i := w.cur % n
 		if cs := w.clients[i]; len(cs) > 0 {
 			w.clients[i] = nil
 			for j, c := range cs {
