@@ -104,7 +104,7 @@ func (l *loop) endTurn() {
 		if len(batch) == 0 {
 			continue
 		}
-		l.outbox[target] = nil
+		delete(l.outbox, target) // not nil: ended TLS/WebSocket loops must not pile up as keys
 		b := batch
 		if !target.post(func() { target.receive(b) }) {
 			// The loop ended (a TLS/WebSocket connection closed): its
