@@ -35,6 +35,10 @@ type Config struct {
 	// connection. Past it QoS 0 deliveries are dropped (and counted); past
 	// twice it the slow consumer is disconnected.
 	MaxOutboundBytes int
+	// MaxLoopBacklog bounds the deliveries waiting for one event loop (handed
+	// over by other loops and not yet run). Past it, QoS 0 hand-overs to
+	// that loop are dropped and counted.
+	MaxLoopBacklog int
 	// ConnectTimeout closes a connection that has not sent CONNECT in time.
 	ConnectTimeout time.Duration
 	// MaxClientIDLen bounds client identifiers (MQTT 3.1 allowed 23; 3.1.1
@@ -87,6 +91,7 @@ func DefaultConfig() Config {
 		MaxInflight:       32,
 		MaxQueued:         1000,
 		MaxOutboundBytes:  4 << 20,
+		MaxLoopBacklog:    1 << 20,
 		ConnectTimeout:    10 * time.Second,
 		MaxClientIDLen:    65535,
 		MaxQoS:            2,
@@ -109,6 +114,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server: max queued %d is negative: use 0 (no queue) or more", c.MaxQueued)
 	case c.MaxOutboundBytes < 1024:
 		return fmt.Errorf("server: max outbound bytes %d is too small: use at least 1024", c.MaxOutboundBytes)
+	case c.MaxLoopBacklog < 1:
+		return fmt.Errorf("server: max loop backlog %d must be at least 1", c.MaxLoopBacklog)
 	case c.ConnectTimeout <= 0:
 		return fmt.Errorf("server: connect timeout %v must be positive", c.ConnectTimeout)
 	case c.MaxQoS > 2:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cp7/cp7/codec"
@@ -19,6 +20,10 @@ type loop struct {
 	// Safe from any goroutine. It returns false when the loop is gone (its
 	// engine shut down or its connection ended).
 	post func(task func()) bool
+
+	// backlog counts deliveries handed to this loop and not yet run: gnet's
+	// task queue is unbounded, so the broker bounds what it gives it.
+	backlog atomic.Int64
 
 	// owner only
 	dirty  []*client // clients with bytes in out, flushed by endTurn
@@ -106,7 +111,9 @@ func (l *loop) endTurn() {
 		}
 		delete(l.outbox, target) // not nil: ended TLS/WebSocket loops must not pile up as keys
 		b := batch
+		target.backlog.Add(int64(len(b)))
 		if !target.post(func() { target.receive(b) }) {
+			target.backlog.Add(-int64(len(b)))
 			// The loop ended (a TLS/WebSocket connection closed): its
 			// session moved on before it stopped taking tasks, so follow it.
 			for _, x := range b {
@@ -119,6 +126,13 @@ func (l *loop) endTurn() {
 
 // handOver queues a delivery for a session owned by another loop.
 func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
+	if min(m.QoS, opt.qos) == 0 && target.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog) {
+		// The target loop is this far behind: shed QoS 0 rather than grow
+		// its queue without bound. QoS 1/2 still go (they are bounded by
+		// the sessions' windows and queues).
+		l.srv.stats.droppedBacklog.Add(1)
+		return
+	}
 	if l.outbox == nil {
 		l.outbox = make(map[*loop][]xfer, 4)
 	}
@@ -130,6 +144,7 @@ func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
 
 // receive runs a batch handed over by another loop.
 func (l *loop) receive(batch []xfer) {
+	defer l.backlog.Add(-int64(len(batch)))
 	l.now = time.Now()
 	for i := range batch {
 		x := &batch[i]

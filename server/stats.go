@@ -27,6 +27,7 @@ type stats struct {
 	droppedQueueFull  atomic.Uint64
 	droppedExpired    atomic.Uint64
 	droppedTooLarge   atomic.Uint64
+	droppedBacklog    atomic.Uint64
 }
 
 // Stats is a snapshot of the counters.
@@ -55,6 +56,7 @@ type Stats struct {
 	DroppedQueueFull  uint64 // oldest queued message dropped for a new one
 	DroppedExpired    uint64 // message expiry passed while queued
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
+	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
 }
 
 // Stats returns the current counters.
@@ -85,5 +87,6 @@ func (srv *Server) Stats() Stats {
 		DroppedQueueFull:  s.droppedQueueFull.Load(),
 		DroppedExpired:    s.droppedExpired.Load(),
 		DroppedTooLarge:   s.droppedTooLarge.Load(),
+		DroppedBacklog:    s.droppedBacklog.Load(),
 	}
 }
