@@ -398,23 +398,7 @@ M="$WORK/mosquitto"
 	echo "<!-- compare.sh:end -->"
 } >"$WORK/section.md"
 
-# Splice the section between the markers, keeping everything else.
-if [ -f "$RESULTS" ] && grep -q '<!-- compare.sh:begin -->' "$RESULTS" && grep -q '<!-- compare.sh:end -->' "$RESULTS"; then
-	awk -v sec="$WORK/section.md" '
-		/<!-- compare.sh:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-		/<!-- compare.sh:end -->/ { skip = 0; next }
-		!skip { print }' "$RESULTS" >"$WORK/results.new"
-elif [ -f "$RESULTS" ]; then
-	{ cat "$RESULTS"; echo; cat "$WORK/section.md"; } >"$WORK/results.new"
-else
-	{
-		echo "# CP7 benchmark results"
-		echo
-		echo "Hand-written notes go outside the compare.sh markers; \`make bench\` rewrites only what is between them."
-		echo
-		cat "$WORK/section.md"
-	} >"$WORK/results.new"
-fi
-cp "$WORK/results.new" "$RESULTS"
+. benchmarks/splice.sh
+splice_section compare.sh "$WORK/section.md" "$RESULTS"
 say "wrote $RESULTS"
 sed -n '/| metric |/,/^$/p' "$WORK/section.md" >&2

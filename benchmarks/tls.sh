@@ -289,19 +289,7 @@ S="$WORK"
 	echo "<!-- tls.sh:end -->"
 } >"$WORK/section.md"
 
-# Splice the section between the markers, keeping everything else; the file
-# is read again here, just before writing, because compare.sh may have
-# rewritten its own section meanwhile.
-if [ -f "$RESULTS" ] && grep -q '<!-- tls.sh:begin -->' "$RESULTS" && grep -q '<!-- tls.sh:end -->' "$RESULTS"; then
-	awk -v sec="$WORK/section.md" '
-		/<!-- tls.sh:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-		/<!-- tls.sh:end -->/ { skip = 0; next }
-		!skip { print }' "$RESULTS" >"$WORK/results.new"
-elif [ -f "$RESULTS" ]; then
-	{ cat "$RESULTS"; echo; cat "$WORK/section.md"; } >"$WORK/results.new"
-else
-	{ echo "# CP7 benchmark results"; echo; cat "$WORK/section.md"; } >"$WORK/results.new"
-fi
-cp "$WORK/results.new" "$RESULTS"
+. benchmarks/splice.sh
+splice_section tls.sh "$WORK/section.md" "$RESULTS"
 say "wrote $RESULTS"
 sed -n '/| metric |/,/^$/p' "$WORK/section.md" >&2
