@@ -49,6 +49,13 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	done := make(chan struct{})
 	go func() { g.run(l, stop); close(done) }()
 
+	if !srv.trackConn(nc) {
+		_ = nc.Close() // shutting down
+		close(stop)
+		<-done
+		return
+	}
+	defer srv.untrackConn(nc)
 	t := &goTransport{nc: nc, resumed: make(chan struct{}, 1)}
 	c := &client{l: l, lastActive: time.Now().UnixMilli()}
 	x := c.ext()
@@ -118,4 +125,25 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	srv.stats.connections.Add(-1)
 	close(stop)
 	<-done
+}
+
+// trackConn records a goroutine connection so Close can end it; false once
+// the server is shutting down.
+func (srv *Server) trackConn(nc net.Conn) bool {
+	srv.closeMu.Lock()
+	defer srv.closeMu.Unlock()
+	if srv.closed {
+		return false
+	}
+	if srv.goConns == nil {
+		srv.goConns = make(map[net.Conn]struct{})
+	}
+	srv.goConns[nc] = struct{}{}
+	return true
+}
+
+func (srv *Server) untrackConn(nc net.Conn) {
+	srv.closeMu.Lock()
+	delete(srv.goConns, nc)
+	srv.closeMu.Unlock()
 }

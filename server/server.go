@@ -42,6 +42,7 @@ type Server struct {
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
+	goConns map[net.Conn]struct{} // TLS/WebSocket connections being served
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
@@ -175,6 +176,13 @@ func (srv *Server) Close() error {
 		})
 	})
 	waitTimeout(&pending, 2*time.Second)
+	// Goroutine connections are the broker's once handed to ServeConn:
+	// close those still open (not yet connected ones too).
+	srv.closeMu.Lock()
+	for nc := range srv.goConns {
+		_ = nc.Close()
+	}
+	srv.closeMu.Unlock()
 	var err error
 	if srv.handler != nil && srv.engine.Validate() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
