@@ -42,6 +42,7 @@ type client struct {
 	x          *clientExtra
 	v5         *v5state // nil for 3.1/3.1.1 clients
 	keepAlive  uint16
+	wheelDue   uint32 // Unix second of the client's current wheel entry; older entries are stale
 	state      clientState
 	version    byte
 	dirty      bool

@@ -174,9 +174,12 @@ func (l *loop) takeOver(s *session, r attachReq) {
 	s.owner.Store(r.target)
 	t := r.target
 	if !t.post(func() { t.finishAttach(r, s, present) }) {
-		// The new connection's loop is gone: the session stays offline there
-		// and expires as usual.
-		l.srv.stats.dropped.Add(1)
+		// The new connection's loop ended (its TLS/WebSocket connection
+		// closed meanwhile): keep the session here, offline, so it neither
+		// hangs on a dead loop nor skips its expiry.
+		s.owner.Store(l)
+		s.expiry = r.expiry
+		l.sessionOffline(s)
 	}
 }
 

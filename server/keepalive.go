@@ -16,16 +16,18 @@ func (c *client) expire(l *loop, now int64) int64 {
 		return 0
 	case stateNew, stateAuth, stateAttaching:
 		deadline := secondsCeil(c.lastActive + l.srv.cfg.ConnectTimeout.Milliseconds())
-		if c.state != stateAttaching && now >= deadline {
+		if c.state == stateAttaching {
+			// Attaching waits on the session's owner loop; give it a second
+			// connect timeout before giving up on it.
+			deadline += int64(l.srv.cfg.ConnectTimeout.Seconds())
+		}
+		if now >= deadline {
 			l.srv.stats.connectTimeouts.Add(1)
 			if l.srv.logInfo {
 				l.srv.log.Info("closing connection", "remote", addrString(c.remoteAddr()), "reason", "no CONNECT (or no end of authentication) within the connect timeout")
 			}
 			c.end()
 			return 0
-		}
-		if c.state == stateAttaching {
-			return now + 1
 		}
 		return deadline
 	}

@@ -15,7 +15,7 @@ const wheelSlots = 256
 // expiry) have their own typed slots: 8 bytes an entry instead of an
 // interface's 16, which counts at a million connections. Owner only.
 type wheel struct {
-	clients  [][]*client
+	clients  [][]clientEntry
 	sessions [][]*session
 	cur      int64 // last second processed
 }
@@ -25,7 +25,7 @@ type wheel struct {
 // lap), so it does not carry 12 KB of empty slots.
 func (w *wheel) init(now time.Time, slots int) {
 	w.cur = now.Unix()
-	w.clients = make([][]*client, slots)
+	w.clients = make([][]clientEntry, slots)
 	w.sessions = make([][]*session, slots)
 }
 
@@ -37,10 +37,23 @@ func (w *wheel) slot(at int64) int64 {
 	return at % int64(len(w.clients))
 }
 
-// add files client c to be checked at Unix second at.
+// add files client c to be checked at Unix second at. Filing again makes
+// the earlier entry stale (it drops itself when it fires).
 func (w *wheel) add(c *client, at int64) {
+	if at <= w.cur {
+		at = w.cur + 1
+	}
+	c.wheelDue = uint32(at)
 	i := w.slot(at)
-	w.clients[i] = append(w.clients[i], c)
+	w.clients[i] = append(w.clients[i], clientEntry{c, uint32(at)})
+}
+
+// clientEntry is a client filed on the wheel for second due. A client filed
+// again (CONNECT timeout, then keepalive) has a newer due: the older entry is
+// stale and drops itself when it fires.
+type clientEntry struct {
+	c   *client
+	due uint32
 }
 
 // addSession files offline session s to be checked at Unix second at.
@@ -63,8 +76,16 @@ func (w *wheel) advance(now time.Time, l *loop) {
 		i := w.cur % n
 		if cs := w.clients[i]; len(cs) > 0 {
 			w.clients[i] = nil
-			for j, c := range cs {
-				cs[j] = nil
+			for j, e := range cs {
+				cs[j] = clientEntry{}
+				c := e.c
+				if e.due != c.wheelDue {
+					continue // superseded by a later filing
+				}
+				if int64(e.due) > w.cur {
+					w.clients[i] = append(w.clients[i], e) // a lap early: keep waiting
+					continue
+				}
 				if next := c.expire(l, w.cur); next > 0 {
 					w.add(c, next)
 				}
