@@ -209,8 +209,10 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 		l.srv.log.Info("client connected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
 			"version", c.version, "keepalive", c.keepAlive, "session_present", present)
 	}
-	if c.keepAlive > 0 {
-		l.wheel.add(c, secondsCeil(c.lastActive+keepAliveGrace(c.keepAlive)))
+	if due := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive)); c.keepAlive > 0 && due < int64(c.wheelDue) {
+		// Only when sooner than the CONNECT-timeout entry, which otherwise
+		// fires first and re-files at the keepalive deadline: one entry.
+		l.wheel.add(c, due)
 	}
 	if present {
 		l.resume(c, s)
