@@ -71,7 +71,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 		closeNow, wait bool
 	}
 	results := make(chan result, 1)
-	buf := make([]byte, 0, 4096)
+	buf := make([]byte, 0, 512) // grows with the packets; most devices send small ones
 	var readErr error
 	for readErr == nil {
 		if len(buf) == cap(buf) {

@@ -37,15 +37,25 @@ type loop struct {
 	wheel      wheel
 	now        time.Time // cached wall clock for this turn (message expiry)
 
-	// scratch reused for every packet so decoding does not allocate
+	// scratch reused for every packet so decoding does not allocate. A gnet
+	// loop owns one; a TLS/WebSocket connection's loop borrows one from a
+	// pool for each batch of tasks, since most of them sit idle.
+	*scratch
+	ownSrc *Message // own(): the borrowed message last copied...
+	ownDst *Message // ...and its copy, shared by this turn's deliveries
+}
+
+// scratch is what a loop decodes into and encodes from; nothing in it
+// outlives a turn.
+type scratch struct {
 	pkt    packets
 	match  router.Result
 	props  codec.Properties // forwarded properties of the publish in hand
 	encode codec.Publish    // outbound PUBLISH being encoded
 	inMsg  Message          // the message of the PUBLISH in hand (borrowed)
-	ownSrc *Message         // own(): the borrowed message last copied...
-	ownDst *Message         // ...and its copy, shared by this turn's deliveries
 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // packets are the decode targets reused by a loop.
 type packets struct {
@@ -67,14 +77,14 @@ type xfer struct {
 }
 
 func newLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post}
+	l := &loop{srv: srv, post: post, scratch: new(scratch)}
 	l.wheel.init(time.Now(), wheelSlots)
 	return l
 }
 
 // newConnLoop makes the loop of one goroutine connection (TLS, WebSocket).
 func newConnLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, ephemeral: true}
+	l := &loop{srv: srv, post: post, ephemeral: true} // scratch: borrowed per batch
 	l.wheel.init(time.Now(), 4)
 	return l
 }
@@ -197,6 +207,8 @@ func (g *goLoop) run(l *loop, stop <-chan struct{}) {
 			// Run what is queued first: it holds the connection's close,
 			// which moves a surviving session to the parking loop. Only then
 			// refuse new tasks, so a refused poster finds the new owner.
+			l.borrowScratch()
+			defer l.returnScratch()
 			g.mu.Lock()
 			batch, g.tasks = g.tasks, batch[:0]
 			g.mu.Unlock()
@@ -217,10 +229,29 @@ func (g *goLoop) run(l *loop, stop <-chan struct{}) {
 		g.mu.Lock()
 		batch, g.tasks = g.tasks, batch[:0]
 		g.mu.Unlock()
+		l.borrowScratch()
 		for i, t := range batch {
 			t()
 			batch[i] = nil
 		}
 		l.endTurn()
+		l.returnScratch()
+	}
+}
+
+// borrowScratch gives a connection's loop scratch for a batch of tasks.
+func (l *loop) borrowScratch() {
+	if l.ephemeral && l.scratch == nil {
+		l.scratch = scratchPool.Get().(*scratch)
+	}
+}
+
+// returnScratch hands it back; the next batch may get another one.
+func (l *loop) returnScratch() {
+	if l.ephemeral && l.scratch != nil {
+		l.inMsg = Message{}
+		l.ownSrc, l.ownDst = nil, nil
+		scratchPool.Put(l.scratch)
+		l.scratch = nil
 	}
 }
