@@ -190,7 +190,9 @@ func (c *client) resumeInput() {
 		return
 	}
 	n, closeNow := c.l.process(c, buf)
-	_, _ = c.gc.Discard(n)
+	if n > 0 {
+		_, _ = c.gc.Discard(n) // never Discard(0): gnet treats n <= 0 as "all"
+	}
 	if closeNow {
 		c.end()
 	}

@@ -187,6 +187,18 @@ func (l *loop) takeOver(s *session, r attachReq) {
 // runs on the new connection's loop, which now owns s.
 func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	c := r.c
+	if s.owner.Load() != l || s.c != nil || s.removed {
+		// A newer CONNECT for this client id took the session while this
+		// attach was on its way (the take-over it sent ran first here):
+		// the newer connection wins [MQTT-3.1.4-2], this one ends without
+		// a CONNACK.
+		if l.srv.logInfo {
+			l.srv.log.Info("closing connection", "client_id", r.id, "remote", addrString(c.remoteAddr()),
+				"reason", "a newer CONNECT with the same client id took the session")
+		}
+		c.end()
+		return
+	}
 	if c.state != stateAttaching {
 		// The new connection vanished while the session travelled.
 		s.expiry = r.expiry

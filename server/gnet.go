@@ -23,15 +23,14 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	if v, ok := h.loops.Load(el); ok {
 		return v.(*loop)
 	}
-	var l *loop
-	l = newLoop(h.srv, func(task func()) bool {
-		err := el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			task()
-			l.endTurn()
-			return nil
-		}))
-		return err == nil
+	q := &taskQueue{}
+	l := newLoop(h.srv, nil)
+	q.drain = gnet.RunnableFunc(func(context.Context) error {
+		q.run()
+		l.endTurn()
+		return nil
 	})
+	l.post = func(task func()) bool { return q.post(el, task) }
 	v, loaded := h.loops.LoadOrStore(el, l)
 	if !loaded {
 		h.srv.addLoop(l)
@@ -72,7 +71,9 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	l.now = time.Now()
 	buf, _ := gc.Peek(-1)
 	n, closeNow := l.process(c, buf)
-	_, _ = gc.Discard(n)
+	if n > 0 {
+		_, _ = gc.Discard(n) // never Discard(0): gnet treats n <= 0 as "all"
+	}
 	if closeNow {
 		c.end()
 	}
@@ -91,4 +92,55 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	l.closed(c)
 	l.endTurn()
 	return gnet.None
+}
+
+// taskQueue is a gnet loop's own FIFO of tasks from other goroutines. gnet's
+// Execute is not FIFO under load (past 1,024 waiting tasks it shunts new ones
+// to a second queue run after the first), and hand-overs must keep their
+// order (per-publisher message order [MQTT-4.6.0-5], a take-over after the
+// attach it follows). So tasks queue here and one drain task at a time sits
+// in gnet's queue.
+type taskQueue struct {
+	mu        sync.Mutex
+	tasks     []func()
+	spare     []func()
+	scheduled bool
+	drain     gnet.RunnableFunc
+}
+
+func (q *taskQueue) post(el gnet.EventLoop, task func()) bool {
+	q.mu.Lock()
+	q.tasks = append(q.tasks, task)
+	schedule := !q.scheduled
+	q.scheduled = true
+	q.mu.Unlock()
+	if !schedule {
+		return true
+	}
+	if err := el.Execute(context.Background(), q.drain); err != nil {
+		q.mu.Lock()
+		q.scheduled = false
+		q.tasks = q.tasks[:0] // the engine is shutting down
+		q.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// run executes the queued tasks in order, on the loop.
+func (q *taskQueue) run() {
+	q.mu.Lock()
+	batch := q.tasks
+	q.tasks, q.spare = q.spare[:0], nil
+	q.scheduled = false // a post from now on schedules the next drain
+	q.mu.Unlock()
+	for i, t := range batch {
+		t()
+		batch[i] = nil
+	}
+	q.mu.Lock()
+	if q.spare == nil && cap(batch) <= 4096 {
+		q.spare = batch[:0]
+	}
+	q.mu.Unlock()
 }
