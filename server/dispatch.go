@@ -113,7 +113,7 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 	if c.state != stateConnected {
 		return protoErr(codec.ProtocolError, "packet before CONNECT, or before authentication ended") // [MQTT-3.1.0-1, 4.12.0-2]
 	}
-	l.srv.stats.packetsIn.Add(1)
+	l.count.packetsIn++
 	switch h.Type {
 	case codec.PUBLISH:
 		if err := pk.publish.Decode(h.Flags, body, c.version); err != nil {

@@ -36,6 +36,10 @@ type loop struct {
 	outbox     map[*loop][]xfer // deliveries for sessions owned by other loops
 	wheel      wheel
 	now        time.Time // cached wall clock for this turn (message expiry)
+	// count holds this turn's per-packet counters: added to the shared
+	// stats once per turn, not once per packet, so loops do not bounce the
+	// stats' cache lines between cores on every publish.
+	count struct{ packetsIn, received, acked uint64 }
 
 	// scratch reused for every packet so decoding does not allocate. A gnet
 	// loop owns one; a TLS/WebSocket connection's loop borrows one from a
@@ -104,6 +108,7 @@ func (l *loop) endTurn() {
 		return // a write ran OnClose inside gnet: the outer endTurn goes on
 	}
 	l.inTurn = true
+	l.flushCounts()
 	for len(l.dirty) > 0 {
 		batch := l.dirty
 		l.dirty = l.spare[:0]
@@ -132,6 +137,21 @@ func (l *loop) endTurn() {
 			}
 		}
 	}
+}
+
+// flushCounts adds this turn's counters to the server's.
+func (l *loop) flushCounts() {
+	st := &l.srv.stats
+	if n := l.count.packetsIn; n != 0 {
+		st.packetsIn.Add(n)
+	}
+	if n := l.count.received; n != 0 {
+		st.received.Add(n)
+	}
+	if n := l.count.acked; n != 0 {
+		st.acked.Add(n)
+	}
+	l.count.packetsIn, l.count.received, l.count.acked = 0, 0, 0
 }
 
 // handOver queues a delivery for a session owned by another loop.

@@ -61,7 +61,7 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	l.ownSrc, l.ownDst = nil, nil
-	l.srv.stats.received.Add(1)
+	l.count.received++
 	if p.Retain {
 		l.retain(m)
 	}
@@ -161,7 +161,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 		s.removeInflight(a.PacketID)
 	}
-	l.srv.stats.acked.Add(1)
+	l.count.acked++
 	l.fillWindow(s)
 	s.trim()
 }
