@@ -92,27 +92,13 @@ func (l *loop) authStep(c *client, data []byte) error {
 		return l.refuse(c, rc, "enhanced authentication failed")
 	}
 	if !done {
-		a := codec.Auth{ReasonCode: codec.ContinueAuthentication}
-		a.Props.AuthMethod = []byte(st.method)
-		a.Props.Set(codec.PropAuthMethod)
-		if reply != nil {
-			a.Props.AuthData = reply
-			a.Props.Set(codec.PropAuthData)
-		}
-		c.setBuf(codec.AppendAuth(c.buf(), &a))
+		writeAuth(c, codec.ContinueAuthentication, st.method, reply)
 		return nil
 	}
 	c.x.auth = nil
 	c.x.authMethod = st.method
 	if st.reauth {
-		a := codec.Auth{ReasonCode: codec.Success}
-		a.Props.AuthMethod = []byte(st.method)
-		a.Props.Set(codec.PropAuthMethod)
-		if reply != nil {
-			a.Props.AuthData = reply
-			a.Props.Set(codec.PropAuthData)
-		}
-		c.setBuf(codec.AppendAuth(c.buf(), &a))
+		writeAuth(c, codec.Success, st.method, reply)
 		return nil
 	}
 	req := st.req
@@ -120,4 +106,16 @@ func (l *loop) authStep(c *client, data []byte) error {
 	c.state = stateAttaching
 	l.attach(req)
 	return nil
+}
+
+// writeAuth appends an AUTH packet naming the method, with data if any.
+func writeAuth(c *client, rc codec.ReasonCode, method string, data []byte) {
+	a := codec.Auth{ReasonCode: rc}
+	a.Props.AuthMethod = []byte(method)
+	a.Props.Set(codec.PropAuthMethod)
+	if data != nil {
+		a.Props.AuthData = data
+		a.Props.Set(codec.PropAuthData)
+	}
+	c.setBuf(codec.AppendAuth(c.buf(), &a))
 }

@@ -185,6 +185,12 @@ func (c *client) resumeInput() {
 		c.x.t.resumeInput()
 		return
 	}
+	c.processBuffered()
+}
+
+// processBuffered handles every complete packet gnet holds for c and drops
+// the bytes used. gnet connections only, on their loop.
+func (c *client) processBuffered() {
 	buf, _ := c.gc.Peek(-1)
 	if len(buf) == 0 {
 		return

@@ -69,14 +69,7 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	l := c.l
 	l.now = time.Now()
-	buf, _ := gc.Peek(-1)
-	n, closeNow := l.process(c, buf)
-	if n > 0 {
-		_, _ = gc.Discard(n) // never Discard(0): gnet treats n <= 0 as "all"
-	}
-	if closeNow {
-		c.end()
-	}
+	c.processBuffered()
 	l.endTurn()
 	return gnet.None
 }

@@ -44,6 +44,16 @@ type sessionState struct {
 	willAt      int64
 }
 
+// nextDeadline is the sooner of the expiry and a pending will, in Unix
+// seconds; 0 when there is neither.
+func (st *sessionState) nextDeadline() int64 {
+	next := st.expireAt
+	if st.pendingWill != nil && (next == 0 || st.willAt < next) {
+		next = st.willAt
+	}
+	return next
+}
+
 // state returns the session's state, allocating it on first use.
 func (s *session) state() *sessionState {
 	if s.st == nil {
@@ -263,10 +273,7 @@ func (s *session) expire(l *loop, now int64) int64 {
 		s.onWheel = false
 		return 0
 	}
-	next := st.expireAt
-	if st.pendingWill != nil && (next == 0 || st.willAt < next) {
-		next = st.willAt
-	}
+	next := st.nextDeadline()
 	if next == 0 {
 		s.onWheel = false
 	}
@@ -276,14 +283,10 @@ func (s *session) expire(l *loop, now int64) int64 {
 // scheduleOffline puts an offline session on its owner's wheel when it has a
 // deadline. Owner only.
 func (l *loop) scheduleOffline(s *session) {
-	st := s.st
-	if st == nil {
+	if s.st == nil {
 		return
 	}
-	next := st.expireAt
-	if st.pendingWill != nil && (next == 0 || st.willAt < next) {
-		next = st.willAt
-	}
+	next := s.st.nextDeadline()
 	if next != 0 && !s.onWheel {
 		s.onWheel = true
 		l.wheel.addSession(s, next)
