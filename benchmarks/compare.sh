@@ -39,6 +39,8 @@ DEADLINE_S=${DEADLINE_S:-570}
 SRC_ADDRS=${SRC_ADDRS:-127.0.0.2-127.0.0.9}
 
 say() { printf 'compare.sh: %s\n' "$*" >&2; }
+# shellcheck source=benchmarks/lib.sh
+. benchmarks/lib.sh
 
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 WORK=$(mktemp -d /tmp/cp7-compare.XXXXXX)
@@ -77,35 +79,6 @@ fi
 HAVE_MOSQ=1
 install_mosquitto || HAVE_MOSQ=0
 
-# free_port prints a loopback TCP port below the ephemeral range (so client
-# connections never take it) that nothing listens on.
-free_port() {
-	local p tries=0
-	while [ $tries -lt 200 ]; do
-		p=$((20000 + RANDOM % 10000))
-		if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-		tries=$((tries + 1))
-	done
-	say "no free port found in 20000-29999"
-	return 1
-}
-
-# wait_port waits (at most 10 s) until PORT accepts connections.
-wait_port() {
-	local i
-	for i in $(seq 1 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$BROKER_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 start_broker() { # name port
 	local name=$1 port=$2
 	case $name in
@@ -139,21 +112,6 @@ EOF
 	fi
 }
 
-stop_broker() {
-	[ -n "$BROKER_PID" ] || return 0
-	local i
-	kill -TERM "$BROKER_PID" 2>/dev/null || true
-	for i in $(seq 1 50); do
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$BROKER_PID" 2>/dev/null || true
-	wait "$BROKER_PID" 2>/dev/null || true
-	BROKER_PID=""
-}
-
-# cpu_ticks prints the broker's utime+stime (clock ticks).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0; }
 
 # settle waits (at most 10 s) until the broker is idle (under 3 ticks of CPU
 # in 0.5 s), so one scenario's aftermath (19,000 disconnects, queues being
@@ -398,7 +356,6 @@ M="$WORK/mosquitto"
 	echo "<!-- compare.sh:end -->"
 } >"$WORK/section.md"
 
-. benchmarks/splice.sh
 splice_section compare.sh "$WORK/section.md" "$RESULTS"
 say "wrote $RESULTS"
 sed -n '/| metric |/,/^$/p' "$WORK/section.md" >&2

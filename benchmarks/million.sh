@@ -31,6 +31,8 @@ HOLD=${HOLD:-20}
 KB_PER_CONN=${KB_PER_CONN:-16}
 
 say() { printf 'million.sh: %s\n' "$*"; }
+# shellcheck source=benchmarks/lib.sh
+. benchmarks/lib.sh
 sysctl_val() { cat "/proc/sys/$(echo "$1" | tr . /)" 2>/dev/null || echo "absent"; }
 
 WORK=$(mktemp -d /tmp/cp7-million.XXXXXX)
@@ -139,23 +141,11 @@ mkdir -p bin
 go build -o bin/cp7 ./cmd/cp7
 go build -o bin/cp7bench ./cmd/cp7bench
 
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 10000))
-		ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
 PORT=$(free_port)
-PPORT=$(free_port)
+PPORT=$(free_port "$PORT")
 bin/cp7 -listen "127.0.0.1:$PORT" -log-level warn -pprof "127.0.0.1:$PPORT" >"$WORK/cp7.log" 2>&1 &
 BROKER_PID=$!
-for _ in $(seq 1 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-	kill -0 "$BROKER_PID" 2>/dev/null || { say "cp7 exited at start:"; cat "$WORK/cp7.log"; exit 1; }
-	sleep 0.1
-done
+wait_port "$PORT" || { say "cp7 did not start listening on $PORT:"; cat "$WORK/cp7.log"; exit 1; }
 
 # heap_alloc prints the broker's live Go heap in bytes after a GC: from
 # /debug/vars (expvar) when the broker serves it, else from the MemStats

@@ -37,6 +37,8 @@ DEADLINE_S=${DEADLINE_S:-170}
 CERT_GEN=${CERT_GEN:-$(command -v openssl >/dev/null && echo openssl || echo go)}
 
 say() { printf 'tls.sh: %s\n' "$*" >&2; }
+# shellcheck source=benchmarks/lib.sh
+. benchmarks/lib.sh
 
 LOAD0=$(cut -d' ' -f1,2,3 /proc/loadavg)
 WORK=$(mktemp -d /tmp/cp7-tls.XXXXXX)
@@ -51,19 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
-
-stop_broker() {
-	[ -n "$BROKER_PID" ] || return 0
-	local i
-	kill -TERM "$BROKER_PID" 2>/dev/null || true
-	for i in $(seq 1 50); do
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$BROKER_PID" 2>/dev/null || true
-	wait "$BROKER_PID" 2>/dev/null || true
-	BROKER_PID=""
-}
 
 # ---------------------------------------------------------------- build, certificates
 
@@ -104,30 +93,6 @@ esac
 
 # ---------------------------------------------------------------- broker
 
-free_port() { # prints a free loopback port below the ephemeral range
-	local p tries=0
-	while [ $tries -lt 200 ]; do
-		p=$((20000 + RANDOM % 10000))
-		if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q . && [ "$p" != "${1:-}" ]; then
-			echo "$p"
-			return 0
-		fi
-		tries=$((tries + 1))
-	done
-	say "no free port found in 20000-29999"
-	return 1
-}
-
-wait_port() { # waits at most 10 s until PORT accepts TCP connections
-	local i
-	for i in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		kill -0 "$BROKER_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 TCP_PORT=$(free_port)
 TLS_PORT=$(free_port "$TCP_PORT")
 BROKER_CMD=(bin/cp7 -listen "127.0.0.1:$TCP_PORT" -tls-listen "127.0.0.1:$TLS_PORT"
@@ -141,8 +106,6 @@ if ! wait_port "$TCP_PORT" || ! wait_port "$TLS_PORT"; then
 	exit 1
 fi
 
-# cpu_ticks prints the broker's utime+stime (clock ticks).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0; }
 CLK_TCK=$(getconf CLK_TCK)
 
 # settle waits (at most 10 s) until the broker is idle (under 3 ticks of CPU
@@ -289,7 +252,6 @@ S="$WORK"
 	echo "<!-- tls.sh:end -->"
 } >"$WORK/section.md"
 
-. benchmarks/splice.sh
 splice_section tls.sh "$WORK/section.md" "$RESULTS"
 say "wrote $RESULTS"
 sed -n '/| metric |/,/^$/p' "$WORK/section.md" >&2

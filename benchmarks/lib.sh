@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# Sourced by the benchmark scripts (compare.sh, tls.sh, million.sh): the
+# helpers they share. They use the caller's say() and BROKER_PID.
+
+# free_port prints a loopback TCP port below the ephemeral range (so client
+# connections never take it) that nothing listens on and that differs from
+# the port given, if any.
+free_port() {
+	local p tries=0
+	while [ $tries -lt 200 ]; do
+		p=$((20000 + RANDOM % 10000))
+		if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q . && [ "$p" != "${1:-}" ]; then
+			echo "$p"
+			return 0
+		fi
+		tries=$((tries + 1))
+	done
+	say "no free port found in 20000-29999"
+	return 1
+}
+
+# wait_port waits (at most 10 s) until PORT accepts TCP connections; it gives
+# up at once if the broker (BROKER_PID) exited.
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$BROKER_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_broker ends BROKER_PID: TERM, up to 5 s to exit, then KILL.
+stop_broker() {
+	[ -n "$BROKER_PID" ] || return 0
+	local i
+	kill -TERM "$BROKER_PID" 2>/dev/null || true
+	for i in $(seq 1 50); do
+		kill -0 "$BROKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$BROKER_PID" 2>/dev/null || true
+	wait "$BROKER_PID" 2>/dev/null || true
+	BROKER_PID=""
+}
+
+# cpu_ticks prints the broker's utime+stime (clock ticks).
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0; }
+
+# splice_section NAME SECTION RESULTS puts
+# the file SECTION (which starts with "<!-- NAME:begin -->" and ends with
+# "<!-- NAME:end -->") in place of the same markers in RESULTS, keeping every
+# other line; without markers it is appended, and a missing RESULTS is
+# created. RESULTS is read just before it is written, so another script's
+# section written meanwhile survives.
+splice_section() {
+	local name=$1 section=$2 results=$3 tmp
+	tmp=$(mktemp "${results}.XXXXXX")
+	if [ -f "$results" ] && grep -q "<!-- $name:begin -->" "$results" && grep -q "<!-- $name:end -->" "$results"; then
+		awk -v sec="$section" -v b="<!-- $name:begin -->" -v e="<!-- $name:end -->" '
+			index($0, b) { while ((getline l < sec) > 0) print l; skip = 1; next }
+			index($0, e) { skip = 0; next }
+			!skip { print }' "$results" >"$tmp"
+	elif [ -f "$results" ]; then
+		{ cat "$results"; echo; cat "$section"; } >"$tmp"
+	else
+		{
+			echo "# CP7 benchmark results"
+			echo
+			echo "Hand-written notes go outside the script markers; each script rewrites only what is between its own."
+			echo
+			cat "$section"
+		} >"$tmp"
+	fi
+	mv "$tmp" "$results"
+}
