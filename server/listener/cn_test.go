@@ -1,14 +1,7 @@
 package listener_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/internal/testpki"
 	"github.com/cp7/cp7/server"
 	"github.com/cp7/cp7/server/listener"
 	"github.com/cp7/cp7/server/servertest"
@@ -46,7 +40,18 @@ func TestClientCertificateCNIsTheUsername(t *testing.T) {
 		c.Auth = auth
 	})
 	certFile, keyFile, roots := selfSigned(t)
-	caKey, caCert, caFile := clientCA(t)
+	clientCA, err := testpki.NewCA("device CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
+	if err := os.WriteFile(caFile, clientCA.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	device, err := clientCA.Client(11, "device-42")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := listener.NewCertReloader(listener.TLSOptions{CertFile: certFile, KeyFile: keyFile,
 		ClientCAFile: caFile, CNAsUsername: true}, nil)
 	if err != nil {
@@ -65,7 +70,7 @@ func TestClientCertificateCNIsTheUsername(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: "localhost",
-		Certificates: []tls.Certificate{clientCert(t, caKey, caCert, "device-42")}})
+		Certificates: []tls.Certificate{device.TLS()}})
 	c := servertest.Wrap(t, tc)
 	c.MustConnect(servertest.NewConnect("cn-client", true, 30), false)
 
@@ -74,54 +79,4 @@ func TestClientCertificateCNIsTheUsername(t *testing.T) {
 	if auth.cn != "device-42" || auth.username != "device-42" {
 		t.Fatalf("authenticator saw username %q and CN %q, want both device-42", auth.username, auth.cn)
 	}
-}
-
-// clientCA makes a CA for client certificates and writes its certificate.
-func clientCA(t *testing.T) (*ecdsa.PrivateKey, *x509.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(10),
-		Subject:               pkix.Name{CommonName: "device CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	file := filepath.Join(t.TempDir(), "client-ca.pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return key, cert, file
-}
-
-// clientCert issues a client certificate with common name cn.
-func clientCert(t *testing.T, caKey *ecdsa.PrivateKey, ca *x509.Certificate, cn string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(11),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
