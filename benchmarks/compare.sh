@@ -16,8 +16,13 @@
 # For 3-5: broker CPU time per delivered message (utime+stime from
 # /proc/PID/stat over the window), p50/p99 latency and the delivered ratio.
 #
+# Scenarios 3-5 also run against benchmarks/floor, a single-threaded epoll
+# relay that only frames and forwards bytes (no broker work at all): its CPU
+# per message is what the kernel alone charges for the same reads and writes,
+# the least any broker can score here. The report sets it next to Mosquitto.
+#
 # Settings (environment): IDLE_N WINDOW STEP MAX_INFLIGHT MAX_QUEUED
-# RSS_LIMIT_MB P99_LIMIT_US BROKERS ("mosquitto cp7") RESULTS.
+# RSS_LIMIT_MB P99_LIMIT_US BROKERS ("mosquitto cp7 floor") RESULTS.
 # Every loop is bounded; the whole run takes 2 to 5 minutes on 2 cores and
 # stops itself at DEADLINE_S (default 570) seconds.
 set -euo pipefail
@@ -33,7 +38,7 @@ MAX_INFLIGHT=${MAX_INFLIGHT:-64}
 MAX_QUEUED=${MAX_QUEUED:-1000}
 RSS_LIMIT_MB=${RSS_LIMIT_MB:-2048}
 P99_LIMIT_US=${P99_LIMIT_US:-50000}
-BROKERS=${BROKERS:-"mosquitto cp7"}
+BROKERS=${BROKERS:-"mosquitto cp7 floor"}
 RESULTS=${RESULTS:-benchmarks/RESULTS.md}
 DEADLINE_S=${DEADLINE_S:-570}
 SRC_ADDRS=${SRC_ADDRS:-127.0.0.2-127.0.0.9}
@@ -76,6 +81,7 @@ if ! go build -o bin/cp7 ./cmd/cp7 >"$WORK/cp7-build.log" 2>&1; then
 	HAVE_CP7=0
 	say "./cmd/cp7 does not build yet (see $WORK/cp7-build.log); measuring Mosquitto only, CP7 columns will say n/a"
 fi
+go build -o bin/floor ./benchmarks/floor
 HAVE_MOSQ=1
 install_mosquitto || HAVE_MOSQ=0
 
@@ -101,6 +107,10 @@ EOF
 		;;
 	cp7)
 		bin/cp7 -listen "127.0.0.1:$port" -log-level warn -max-inflight "$MAX_INFLIGHT" -max-queued "$MAX_QUEUED" >"$WORK/cp7.log" 2>&1 &
+		BROKER_PID=$!
+		;;
+	floor)
+		bin/floor -listen "127.0.0.1:$port" >"$WORK/floor.log" 2>&1 &
 		BROKER_PID=$!
 		;;
 	esac
@@ -242,6 +252,15 @@ run_broker() { # name
 	PORT=$(free_port)
 	say "$name: starting on 127.0.0.1:$PORT"
 	start_broker "$name" "$PORT" || return 0
+	if [ "$name" = floor ]; then
+		# The reference relay: only the message scenarios; it is not a
+		# broker, so idle memory and the max-rate search mean nothing here.
+		bench "$name" fanin "${FANIN[@]}" -r 50000 -duration "$WINDOW"
+		bench "$name" fanout "${FANOUT[@]}"
+		bench "$name" p2p "${P2P[@]}"
+		stop_broker
+		return 0
+	fi
 	# A fresh broker first: the idle-memory figure must not include what
 	# earlier scenarios left allocated.
 	bench "$name" idle "${IDLE[@]}"
@@ -260,7 +279,8 @@ for b in $BROKERS; do
 	case $b in
 	mosquitto) [ $HAVE_MOSQ = 1 ] && run_broker mosquitto ;;
 	cp7) [ $HAVE_CP7 = 1 ] && run_broker cp7 ;;
-	*) say "unknown broker $b in BROKERS; use mosquitto and/or cp7" ;;
+	floor) run_broker floor ;;
+	*) say "unknown broker $b in BROKERS; use mosquitto, cp7 and/or floor" ;;
 	esac
 	if over_deadline; then
 		say "deadline of ${DEADLINE_S}s reached; reporting what was measured"
@@ -285,11 +305,16 @@ delivered() { # file
 	e=$(val "$1" expected)
 	awk -v r="$r" -v e="$e" 'BEGIN { if (e ~ /^[0-9]+$/ && e > 0) printf "%.4f", r / e; else printf "n/a" }'
 }
-row() { # label cp7 mosq decimals
-	local c m
+row() { # label cp7 mosq decimals [floor]
+	local c m f fr=""
 	c=$(fmt "$2" "$4")
 	m=$(fmt "$3" "$4")
-	printf '| %s | %s | %s | %s |\n' "$1" "$c" "$m" "$(ratio "$c" "$m")"
+	f=""
+	if [ $# -ge 5 ]; then
+		f=$(fmt "$5" "$4")
+		fr=$(ratio "$f" "$m")
+	fi
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$c" "$m" "$(ratio "$c" "$m")" "$f" "$fr"
 }
 maxrate() { [ -s "$WORK/$1-max.rate" ] && cat "$WORK/$1-max.rate" || echo n/a; }
 
@@ -297,6 +322,7 @@ MOSQ_VERSION=$( (mosquitto -h 2>&1 || true) | head -1)
 [ -n "$MOSQ_VERSION" ] || MOSQ_VERSION="Mosquitto not installed"
 C="$WORK/cp7"
 M="$WORK/mosquitto"
+F="$WORK/floor"
 {
 	echo "<!-- compare.sh:begin -->"
 	echo "## Latest run of benchmarks/compare.sh"
@@ -310,9 +336,10 @@ M="$WORK/mosquitto"
 	echo "- the load tool and the broker share the CPUs: figures are for comparing the two brokers in this run, not absolute capacity"
 	echo
 	echo "Ratio is CP7 / Mosquitto: below 1 is better for memory, CPU and latency; above 1 is better for rates and the delivered ratio."
+	echo "Floor is benchmarks/floor, a single-threaded epoll relay that frames and forwards bytes and does no broker work (no sessions, no routing table, no flow control): its CPU per message is what the kernel charges for the scenario's reads and writes, the least any broker can score here, and floor/Mosquitto is the best ratio any broker could reach in this run."
 	echo
-	echo "| metric | CP7 | Mosquitto | ratio |"
-	echo "| --- | ---: | ---: | ---: |"
+	echo "| metric | CP7 | Mosquitto | CP7/Mosquitto | floor | floor/Mosquitto |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 	row "memory per idle connection (bytes of RSS, N=$IDLE_N)" "$(val "$C-idle.sum" broker_bytes_per_conn)" "$(val "$M-idle.sum" broker_bytes_per_conn)" 0
 	row "idle connections established (of $IDLE_N)" "$(val "$C-idle.sum" conns)" "$(val "$M-idle.sum" conns)" 0
 	row "connect rate (connections/s)" "$(val "$C-idle.sum" connect_rate)" "$(val "$M-idle.sum" connect_rate)" 0
@@ -322,12 +349,12 @@ M="$WORK/mosquitto"
 		fanout) label="fan-out 1→1000, QoS 0, 50k deliveries/s" ;;
 		p2p) label="point-to-point 100 pairs, QoS 1, 20k msg/s" ;;
 		esac
-		row "$label: delivered ratio" "$(delivered "$C-$s.sum")" "$(delivered "$M-$s.sum")" 4
+		row "$label: delivered ratio" "$(delivered "$C-$s.sum")" "$(delivered "$M-$s.sum")" 4 "$(delivered "$F-$s.sum")"
 		row "$label: sent msg/s (below offered: broker back-pressure)" "$(val "$C-$s.sum" send_rate)" "$(val "$M-$s.sum" send_rate)" 0
-		row "$label: delivered msg/s" "$(val "$C-$s.sum" recv_rate)" "$(val "$M-$s.sum" recv_rate)" 0
-		row "$label: broker CPU µs per delivered message" "$(val "$C-$s.sum" broker_cpu_us_per_msg)" "$(val "$M-$s.sum" broker_cpu_us_per_msg)" 2
-		row "$label: p50 latency (µs)" "$(val "$C-$s.sum" p50_us)" "$(val "$M-$s.sum" p50_us)" 0
-		row "$label: p99 latency (µs)" "$(val "$C-$s.sum" p99_us)" "$(val "$M-$s.sum" p99_us)" 0
+		row "$label: delivered msg/s" "$(val "$C-$s.sum" recv_rate)" "$(val "$M-$s.sum" recv_rate)" 0 "$(val "$F-$s.sum" recv_rate)"
+		row "$label: broker CPU µs per delivered message" "$(val "$C-$s.sum" broker_cpu_us_per_msg)" "$(val "$M-$s.sum" broker_cpu_us_per_msg)" 2 "$(val "$F-$s.sum" broker_cpu_us_per_msg)"
+		row "$label: p50 latency (µs)" "$(val "$C-$s.sum" p50_us)" "$(val "$M-$s.sum" p50_us)" 0 "$(val "$F-$s.sum" p50_us)"
+		row "$label: p99 latency (µs)" "$(val "$C-$s.sum" p99_us)" "$(val "$M-$s.sum" p99_us)" 0 "$(val "$F-$s.sum" p99_us)"
 	done
 	row "max sustained fan-in, QoS 0, nothing lost, p99 < $((P99_LIMIT_US / 1000)) ms (msg/s)" "$(maxrate cp7)" "$(maxrate mosquitto)" 0
 	echo
@@ -340,10 +367,11 @@ M="$WORK/mosquitto"
 	echo
 	echo '```'
 	for s in idle fanin fanout p2p; do
-		f=$(ls "$WORK"/*-"$s".cmd 2>/dev/null | head -1 || true)
+		f=$(ls "$WORK"/cp7-"$s".cmd "$WORK"/mosquitto-"$s".cmd 2>/dev/null | head -1 || true)
 		[ -n "$f" ] && cat "$f"
 	done
 	echo "max-rate steps: bin/cp7bench ${FANIN[*]} -r RATE/4 -duration $STEP -drain 2s -p PORT -broker-pid PID"
+	echo "floor relay: bin/floor -listen 127.0.0.1:PORT"
 	echo '```'
 	echo
 	echo "Raw SUMMARY lines:"

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/stretchr/testify/require"
+)
+
+// startRelay runs a relay on a free loopback port for the rest of the test
+// binary (its loop has no stop; the process ends it).
+func startRelay(t *testing.T) string {
+	t.Helper()
+	r, err := newRelay("127.0.0.1:0")
+	require.NoError(t, err)
+	go func() {
+		runtime.LockOSThread()
+		_ = r.loop()
+	}()
+	return r.addr.String()
+}
+
+func connect(t *testing.T, addr, id string) mqtt.Client {
+	t.Helper()
+	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	require.True(t, tok.WaitTimeout(5*time.Second), "CONNACK did not arrive")
+	require.NoError(t, tok.Error())
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// TestRelaysToExactSubscribers: the relay carries QoS 0 and QoS 1 from a
+// real client library to the connections subscribed to exactly that topic,
+// acknowledges QoS 1, and sends nothing to other topics' subscribers.
+func TestRelaysToExactSubscribers(t *testing.T) {
+	addr := startRelay(t)
+	got := make(chan mqtt.Message, 10)
+	other := make(chan mqtt.Message, 10)
+	sub := connect(t, addr, "sub")
+	tok := sub.Subscribe("bench/a", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m })
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+	sub2 := connect(t, addr, "sub2")
+	tok = sub2.Subscribe("bench/b", 1, func(_ mqtt.Client, m mqtt.Message) { other <- m })
+	require.True(t, tok.WaitTimeout(5*time.Second))
+
+	pub := connect(t, addr, "pub")
+	for qos, payload := range []string{"zero", "one"} {
+		tok := pub.Publish("bench/a", byte(qos), false, payload)
+		require.True(t, tok.WaitTimeout(5*time.Second), "QoS %d publish not acknowledged", qos)
+		require.NoError(t, tok.Error())
+		select {
+		case m := <-got:
+			require.Equal(t, "bench/a", m.Topic())
+			require.Equal(t, payload, string(m.Payload()))
+			require.Equal(t, byte(qos), m.Qos())
+		case <-time.After(5 * time.Second):
+			t.Fatalf("QoS %d message was not relayed", qos)
+		}
+	}
+	// A marker on bench/b shows sub2 has had time to receive anything
+	// wrongly sent its way before it.
+	require.True(t, pub.Publish("bench/b", 1, false, "marker").WaitTimeout(5*time.Second))
+	select {
+	case m := <-other:
+		require.Equal(t, "marker", string(m.Payload()))
+	case <-time.After(5 * time.Second):
+		t.Fatal("marker on bench/b was not relayed")
+	}
+}
+
+// TestFramesSplitAcrossReads: a CONNECT sent one byte per write still gets
+// its CONNACK, and a stream that is not MQTT framing is closed.
+func TestFramesSplitAcrossReads(t *testing.T) {
+	addr := startRelay(t)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	connectPkt := []byte{0x10, 0x0e, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'i', 'd'}
+	for _, b := range connectPkt {
+		_, err := c.Write([]byte{b})
+		require.NoError(t, err)
+		time.Sleep(time.Millisecond) // separate segments, not a wait for a result
+	}
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	ack := make([]byte, 4)
+	_, err = readFull(c, ack)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x20, 0x02, 0x00, 0x00}, ack)
+
+	// A remaining length of five continuation bytes is not MQTT.
+	_, err = c.Write([]byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	require.NoError(t, err)
+	_, err = c.Read(make([]byte, 1))
+	require.Error(t, err, "the relay should close a stream with a malformed length")
+}
+
+func readFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
