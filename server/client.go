@@ -135,7 +135,7 @@ func (c *client) flush() {
 		if c.state != stateClosed && len(b.B) > 0 {
 			var err error
 			if c.gc != nil {
-				_, err = c.gc.Write(b.B)
+				err = writeGnet(c.gc, b.B)
 			} else {
 				err = c.x.t.write(b.B)
 			}
