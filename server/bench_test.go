@@ -38,8 +38,13 @@ func newBenchBroker(tb testing.TB) *benchBroker {
 
 // connect runs CONNECT (and SUBSCRIBE to filter, if any) for a new client.
 func (b *benchBroker) connect(tb testing.TB, id string, version byte, filter string) (*client, *discardTransport) {
+	return b.connectOn(tb, b.l, id, version, filter, 0)
+}
+
+// connectOn is connect on loop l, subscribing at qos.
+func (b *benchBroker) connectOn(tb testing.TB, l *loop, id string, version byte, filter string, qos byte) (*client, *discardTransport) {
 	t := &discardTransport{}
-	c := &client{l: b.l, lastActive: time.Now().Unix()}
+	c := &client{l: l, lastActive: time.Now().Unix()}
 	c.ext().t = t
 	name := "MQTT"
 	if version == codec.Version31 {
@@ -49,11 +54,11 @@ func (b *benchBroker) connect(tb testing.TB, id string, version byte, filter str
 		CleanStart: true, KeepAlive: 60, ClientID: []byte(id)})
 	if filter != "" {
 		pkt = codec.AppendSubscribe(pkt, &codec.Subscribe{PacketID: 1,
-			Subs: []codec.Subscription{{Filter: []byte(filter), QoS: 0}}}, version)
+			Subs: []codec.Subscription{{Filter: []byte(filter), QoS: qos}}}, version)
 	}
-	b.l.now = time.Now()
-	n, closeNow := b.l.process(c, pkt)
-	b.l.endTurn()
+	l.now = time.Now()
+	n, closeNow := l.process(c, pkt)
+	l.endTurn()
 	if closeNow || n != len(pkt) || c.state != stateConnected {
 		tb.Fatalf("connect %s: consumed %d of %d, close=%v, state=%d", id, n, len(pkt), closeNow, c.state)
 	}
@@ -95,3 +100,77 @@ func benchPublish(b *testing.B, version byte, subs int) {
 func BenchmarkPublishQoS0(b *testing.B)          { benchPublish(b, codec.Version311, 1) }
 func BenchmarkPublishQoS0V5(b *testing.B)        { benchPublish(b, codec.Version5, 1) }
 func BenchmarkPublishQoS0Fanout100(b *testing.B) { benchPublish(b, codec.Version311, 100) }
+
+// qos1Round is one QoS 1 message end to end: the publisher's PUBLISH (PUBACK
+// back to it, PUBLISH to the subscriber) and the subscriber's PUBACK, which
+// ends the flow. The subscriber may live on another loop (cross), whose
+// tasks run at once, as a gnet loop would run them on its next turn.
+type qos1Round struct {
+	pub, sub *client
+	pl, sl   *loop
+	pkt      []byte
+	ack      codec.Ack
+	ackPkt   []byte
+	sink     *discardTransport
+}
+
+func newQoS1Round(tb testing.TB, cross bool) *qos1Round {
+	bb := newBenchBroker(tb)
+	r := &qos1Round{pl: bb.l, sl: bb.l}
+	if cross {
+		var sl *loop
+		sl = newLoop(bb.srv, func(f func()) bool { f(); sl.endTurn(); return true })
+		r.sl = sl
+	}
+	r.pub, _ = bb.connectOn(tb, r.pl, "pub", codec.Version311, "", 0)
+	r.sub, r.sink = bb.connectOn(tb, r.sl, "sub", codec.Version311, "sensors/+/temp", 1)
+	r.pkt = codec.AppendPublish(nil, &codec.Publish{Topic: []byte("sensors/42/temp"), QoS: 1, PacketID: 1,
+		Payload: make([]byte, 64)}, codec.Version311)
+	r.ack = codec.Ack{Type: codec.PUBACK}
+	return r
+}
+
+// run does one round; the broker gives the subscriber packet id 1 each
+// time, since its window empties between rounds.
+func (r *qos1Round) run(tb testing.TB) {
+	r.pl.now = time.Now()
+	if n, closeNow := r.pl.process(r.pub, r.pkt); n != len(r.pkt) || closeNow {
+		tb.Fatal("publish not consumed")
+	}
+	r.pl.endTurn()
+	st := r.sub.sess.st
+	if st == nil || len(st.inflight) != 1 {
+		tb.Fatal("the delivery is not in the subscriber's window")
+	}
+	r.ack.PacketID = st.inflight[0].pid
+	r.ackPkt = codec.AppendAck(r.ackPkt[:0], &r.ack, codec.Version311)
+	r.sl.now = time.Now()
+	if n, closeNow := r.sl.process(r.sub, r.ackPkt); n != len(r.ackPkt) || closeNow {
+		tb.Fatal("puback not consumed")
+	}
+	r.sl.endTurn()
+	if r.sub.sess.st != nil {
+		tb.Fatal("the flow did not end with the PUBACK")
+	}
+}
+
+func benchQoS1(b *testing.B, cross bool) {
+	r := newQoS1Round(b, cross)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r.run(b)
+	}
+	b.StopTimer()
+	if r.sink.n < b.N*len(r.pkt) {
+		b.Fatalf("subscriber received %d bytes, want at least %d", r.sink.n, b.N*len(r.pkt))
+	}
+}
+
+// BenchmarkPublishQoS1 is one QoS 1 message and both acknowledgements, with
+// publisher and subscriber on one loop.
+func BenchmarkPublishQoS1(b *testing.B) { benchQoS1(b, false) }
+
+// BenchmarkPublishQoS1CrossLoop is the same with the subscriber on another
+// loop: the delivery is handed over in a batch.
+func BenchmarkPublishQoS1CrossLoop(b *testing.B) { benchQoS1(b, true) }

@@ -210,7 +210,7 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	s.expiry = r.expiry
 	if s.st != nil {
 		s.st.expireAt = 0
-		s.trim()
+		l.trim(s)
 	}
 	s.connected.Store(true)
 	l.writeConnack(c, r, present)

@@ -52,7 +52,8 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 		l.writePublish(c, m, 0, 0, false, &opt)
 		return
 	}
-	o := &outbound{m: l.own(m), opt: opt, qos: qos}
+	o := l.newOutbound()
+	o.m, o.opt, o.qos = l.own(m), opt, qos
 	if len(opt.subIDs) > 0 {
 		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
 	}
@@ -92,7 +93,7 @@ func (l *loop) enqueue(s *session, o *outbound) {
 		l.srv.stats.droppedQueueFull.Add(1)
 		return
 	}
-	st := s.state()
+	st := l.stateOf(s)
 	if len(st.queue) >= max {
 		copy(st.queue, st.queue[1:])
 		st.queue[len(st.queue)-1] = nil
@@ -104,13 +105,14 @@ func (l *loop) enqueue(s *session, o *outbound) {
 
 // sendOutbound gives o a packet id and an in-flight slot and writes it.
 func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
-	st := s.state()
+	st := l.stateOf(s)
 	o.pid = st.allocID()
 	o.state = outWaitAck
 	o.sentAt = l.now.Unix()
 	st.inflight = append(st.inflight, o)
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
 		s.removeInflight(o.pid) // too large for this client: dropped and counted
+		l.freeOutbound(o)
 	}
 }
 
@@ -231,9 +233,6 @@ func (s *session) removeInflight(pid uint16) *outbound {
 	copy(st.inflight[i:], st.inflight[i+1:])
 	st.inflight[len(st.inflight)-1] = nil
 	st.inflight = st.inflight[:len(st.inflight)-1]
-	if len(st.inflight) == 0 {
-		st.inflight = nil
-	}
 	return o
 }
 

@@ -271,7 +271,7 @@ func (l *loop) sessionOffline(s *session) {
 		return
 	}
 	if s.expiry != 0xFFFFFFFF {
-		s.state().expireAt = l.now.Unix() + int64(s.expiry) + 1 // whole seconds: late by < 1 s, never early
+		l.stateOf(s).expireAt = l.now.Unix() + int64(s.expiry) + 1 // whole seconds: late by < 1 s, never early
 	} else if s.st != nil {
 		s.st.expireAt = 0
 	}

@@ -33,13 +33,18 @@ type loop struct {
 	ephemeral bool
 	// processing is the client whose input process is parsing right now
 	processing *client
-	outbox     map[*loop][]xfer // deliveries for sessions owned by other loops
+	outbox     map[*loop]*xferBatch // deliveries for sessions owned by other loops
 	wheel      wheel
 	now        time.Time // cached wall clock for this turn (message expiry)
 	// count holds this turn's per-packet counters: added to the shared
 	// stats once per turn, not once per packet, so loops do not bounce the
 	// stats' cache lines between cores on every publish.
 	count struct{ packetsIn, received, acked uint64 }
+
+	// spares of the QoS 1/2 bookkeeping, reused instead of allocated per
+	// message (bounded by maxSpares)
+	spareStates []*sessionState
+	spareOut    []*outbound
 
 	// scratch reused for every packet so decoding does not allocate. A gnet
 	// loop owns one; a TLS/WebSocket connection's loop borrows one from a
@@ -93,6 +98,35 @@ func newConnLoop(srv *Server, post func(func()) bool) *loop {
 	return l
 }
 
+// maxSpares bounds each spare list: a gnet loop serves many sessions, a
+// goroutine connection's loop one.
+func (l *loop) maxSpares() int {
+	if l.ephemeral {
+		return 1
+	}
+	return 1024
+}
+
+// newOutbound returns a zeroed outbound delivery, a spare if l has one.
+func (l *loop) newOutbound() *outbound {
+	if n := len(l.spareOut); n > 0 {
+		o := l.spareOut[n-1]
+		l.spareOut[n-1] = nil
+		l.spareOut = l.spareOut[:n-1]
+		return o
+	}
+	return new(outbound)
+}
+
+// freeOutbound keeps o for reuse. The caller must hold the only reference:
+// o has left the session's in-flight window and queue.
+func (l *loop) freeOutbound(o *outbound) {
+	*o = outbound{}
+	if len(l.spareOut) < l.maxSpares() {
+		l.spareOut = append(l.spareOut, o)
+	}
+}
+
 // markDirty schedules c's buffered output for the end of this turn.
 func (l *loop) markDirty(c *client) {
 	if !c.dirty {
@@ -120,21 +154,19 @@ func (l *loop) endTurn() {
 		l.spare = batch[:0]
 	}
 	l.inTurn = false
-	for target, batch := range l.outbox {
-		if len(batch) == 0 {
-			continue
-		}
-		delete(l.outbox, target) // not nil: ended TLS/WebSocket loops must not pile up as keys
-		b := batch
-		target.backlog.Add(int64(len(b)))
-		if !target.post(func() { target.receive(b) }) {
-			target.backlog.Add(-int64(len(b)))
+	for target, b := range l.outbox {
+		delete(l.outbox, target) // ended TLS/WebSocket loops must not pile up as keys
+		n := int64(len(b.xs))
+		target.backlog.Add(n)
+		if !target.post(b.run) {
+			target.backlog.Add(-n)
 			// The loop ended (a TLS/WebSocket connection closed): its
 			// session moved on before it stopped taking tasks, so follow it.
-			for _, x := range b {
+			for _, x := range b.xs {
 				x := x
 				l.srv.postToOwner(x.s, func(o *loop) { o.deliver(x.s, x.m, x.opt) })
 			}
+			b.recycle()
 		}
 	}
 }
@@ -164,12 +196,51 @@ func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
 		return
 	}
 	if l.outbox == nil {
-		l.outbox = make(map[*loop][]xfer, 4)
+		l.outbox = make(map[*loop]*xferBatch, 4)
 	}
 	if len(opt.subIDs) > 0 {
 		opt.subIDs = append([]uint32(nil), opt.subIDs...) // the match scratch is reused
 	}
-	l.outbox[target] = append(l.outbox[target], xfer{s: s, m: m, opt: opt})
+	b := l.outbox[target]
+	if b == nil {
+		b = xferBatches.Get().(*xferBatch)
+		b.to = target
+		l.outbox[target] = b
+	}
+	b.xs = append(b.xs, xfer{s: s, m: m, opt: opt})
+}
+
+// xferBatch is one turn's deliveries from one loop to another, posted to the
+// target as one task. Batches and their task functions are reused, so a
+// hand-over allocates nothing once the pool is warm.
+type xferBatch struct {
+	to  *loop
+	xs  []xfer
+	run func() // b.deliver, bound once
+}
+
+var xferBatches sync.Pool // of *xferBatch; New is set in init (it refers back to the pool)
+
+func init() {
+	xferBatches.New = func() any {
+		b := new(xferBatch)
+		b.run = b.deliver
+		return b
+	}
+}
+
+// deliver runs on the target loop.
+func (b *xferBatch) deliver() {
+	b.to.receive(b.xs)
+	b.recycle()
+}
+
+func (b *xferBatch) recycle() {
+	clear(b.xs)
+	b.xs, b.to = b.xs[:0], nil
+	if cap(b.xs) <= 4096 {
+		xferBatches.Put(b)
+	}
 }
 
 // receive runs a batch handed over by another loop.

@@ -82,7 +82,7 @@ func (l *loop) ackPublish(c *client, p *codec.Publish, rc codec.ReasonCode) {
 		l.writeAck(c, codec.PUBACK, p.PacketID, rc)
 	case 2:
 		if rc < 0x80 {
-			st := c.sess.state()
+			st := l.stateOf(c.sess)
 			st.qos2in = append(st.qos2in, p.PacketID)
 		}
 		l.writeAck(c, codec.PUBREC, p.PacketID, rc)
@@ -114,7 +114,7 @@ func (l *loop) onPubrel(c *client, a *codec.Ack) {
 				break
 			}
 		}
-		s.trim()
+		l.trim(s)
 	}
 	if c.v5 == nil {
 		rc = codec.Success
@@ -140,7 +140,6 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		if o.qos != 1 {
 			return
 		}
-		s.removeInflight(a.PacketID)
 	case codec.PUBREC:
 		if o.qos != 2 || o.state != outWaitAck {
 			if o.state == outWaitComp {
@@ -148,22 +147,22 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 			}
 			return
 		}
-		if a.ReasonCode >= 0x80 { // the receiver refused: the flow ends [MQTT-4.3.3]
-			s.removeInflight(a.PacketID)
-			break
+		if a.ReasonCode < 0x80 {
+			o.state = outWaitComp
+			l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
+			return
 		}
-		o.state = outWaitComp
-		l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
-		return
+		// The receiver refused: the flow ends [MQTT-4.3.3].
 	case codec.PUBCOMP:
 		if o.state != outWaitComp {
 			return
 		}
-		s.removeInflight(a.PacketID)
 	}
+	// The flow is complete: the window and queue held the only reference.
+	l.freeOutbound(s.removeInflight(a.PacketID))
 	l.count.acked++
 	l.fillWindow(s)
-	s.trim()
+	l.trim(s)
 }
 
 // route matches m against the subscription table and delivers it: at once

@@ -54,22 +54,52 @@ func (st *sessionState) nextDeadline() int64 {
 	return next
 }
 
-// state returns the session's state, allocating it on first use.
-func (s *session) state() *sessionState {
+// stateOf returns s's state, taking one of l's spares (or allocating) on
+// first use. Owner only.
+func (l *loop) stateOf(s *session) *sessionState {
 	if s.st == nil {
-		s.st = &sessionState{}
+		if n := len(l.spareStates); n > 0 {
+			s.st = l.spareStates[n-1]
+			l.spareStates[n-1] = nil
+			l.spareStates = l.spareStates[:n-1]
+		} else {
+			s.st = &sessionState{}
+		}
 	}
 	return s.st
 }
 
-// trim drops the state once it holds nothing (packet ids restart, which is
-// fine with nothing in flight).
-func (s *session) trim() {
+// trim drops s's state once it holds nothing (packet ids restart, which is
+// fine with nothing in flight), so an idle session costs no state; the state
+// becomes a spare of l, so a session that gets one QoS 1 message after
+// another does not allocate a state for each. Owner only.
+func (l *loop) trim(s *session) {
 	st := s.st
-	if st != nil && len(st.inflight) == 0 && len(st.queue) == 0 && len(st.qos2in) == 0 &&
-		st.expireAt == 0 && st.pendingWill == nil {
-		s.st = nil
+	if st == nil || len(st.inflight) != 0 || len(st.queue) != 0 || len(st.qos2in) != 0 ||
+		st.expireAt != 0 || st.pendingWill != nil {
+		return
 	}
+	s.st = nil
+	if len(l.spareStates) >= l.maxSpares() {
+		return
+	}
+	// Keep small backing arrays: they are what the next session appends to.
+	*st = sessionState{inflight: keepSmall(st.inflight), queue: keepSmall(st.queue), qos2in: st.qos2in[:0]}
+	if cap(st.qos2in) > spareSliceCap {
+		st.qos2in = nil
+	}
+	l.spareStates = append(l.spareStates, st)
+}
+
+// spareSliceCap bounds the backing arrays a spare state keeps.
+const spareSliceCap = 16
+
+func keepSmall(list []*outbound) []*outbound {
+	if cap(list) > spareSliceCap {
+		return nil
+	}
+	clear(list[:cap(list)])
+	return list[:0]
 }
 
 // ClientID implements router.Subscriber.
@@ -79,7 +109,7 @@ func (s *session) ClientID() string { return s.id }
 func (s *session) Connected() bool { return s.connected.Load() }
 
 // outbound is a QoS 1/2 delivery in flight or queued for one session.
-type outbound struct {
+type outbound struct { // see loop.newOutbound and loop.freeOutbound
 	m      *Message
 	opt    deliverOpts
 	pid    uint16

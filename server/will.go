@@ -52,7 +52,7 @@ func (l *loop) onConnectionLost(c *client, s *session) {
 		l.publishWill(w)
 		return
 	}
-	st := s.state()
+	st := l.stateOf(s)
 	st.pendingWill = w
 	st.willAt = time.Now().Unix() + int64(w.delay) + 1 // whole seconds: late by < 1 s, never early
 }
