@@ -1,16 +1,22 @@
 // Command floor is a measuring instrument, not a broker: the least work any
-// MQTT broker must do to carry compare.sh's fan-out and point-to-point
-// scenarios, so that CP7's and Mosquitto's CPU per delivered message can be
-// read against what the kernel alone charges for the same traffic.
+// MQTT broker must do to carry compare.sh's fan-in, fan-out and
+// point-to-point scenarios, so that CP7's and Mosquitto's CPU per delivered
+// message can be read against what the kernel alone charges for the same
+// traffic.
 //
 // It is one OS thread on one level-triggered epoll set, with raw syscalls and
-// no Go netpoller. It answers CONNECT with CONNACK, SUBSCRIBE with SUBACK (one
-// exact topic per filter, no wildcards), PINGREQ with PINGRESP, and relays each
-// PUBLISH byte for byte to the connections subscribed to exactly its topic,
-// answering a QoS 1 PUBLISH with PUBACK. Nothing else: no sessions, no
-// retained messages, no QoS downgrade, no packet-id rewriting, no flow
-// control, no validation beyond framing. Like CP7 it gathers each
-// connection's output for one epoll turn and writes it with one write(2).
+// no Go netpoller. It answers CONNECT with CONNACK, SUBSCRIBE with SUBACK,
+// PINGREQ with PINGRESP, and relays each PUBLISH byte for byte to the
+// connections whose filter matches its topic (a map for exact filters, a
+// plain scan for the few with + or #), answering a QoS 1 PUBLISH with PUBACK.
+// Nothing else: no sessions, no retained messages, no QoS downgrade, no
+// packet-id rewriting, no flow control, no validation beyond framing. Like
+// CP7 it gathers each connection's output for one epoll turn and writes it
+// with one send(2).
+//
+// Reads and writes are recv(2) and send(2) with MSG_DONTWAIT as raw system
+// calls, the cheapest way Linux offers to move bytes through a socket one
+// call at a time (CP7 sends the same way).
 //
 // Usage: floor -listen 127.0.0.1:PORT
 package main
@@ -23,6 +29,9 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,12 +46,18 @@ type conn struct {
 	subs  []string
 }
 
+type wildSub struct {
+	filter string
+	c      *conn
+}
+
 type relay struct {
 	addr   netip.AddrPort
 	ep     int
 	lfd    int
 	conns  map[int]*conn
-	topics map[string][]*conn
+	topics map[string][]*conn // exact filters
+	wild   []wildSub          // filters with + or #
 	dirty  []*conn
 	buf    []byte
 }
@@ -156,7 +171,7 @@ func (r *relay) accept() {
 }
 
 func (r *relay) read(c *conn) {
-	n, err := unix.Read(c.fd, r.buf)
+	n, err := rawIO(unix.SYS_RECVFROM, c.fd, r.buf)
 	if n <= 0 {
 		if err == unix.EAGAIN || err == unix.EINTR {
 			return
@@ -228,8 +243,14 @@ func (r *relay) packet(c *conn, first byte, body, frame []byte) bool {
 		if len(body) < 2+tl {
 			return false
 		}
-		for _, s := range r.topics[string(body[2:2+tl])] {
+		topic := body[2 : 2+tl]
+		for _, s := range r.topics[string(topic)] {
 			r.send(s, frame...)
+		}
+		for _, w := range r.wild {
+			if match(w.filter, string(topic)) {
+				r.send(w.c, frame...)
+			}
 		}
 		if qos := (first >> 1) & 3; qos == 1 {
 			if len(body) < 4+tl {
@@ -247,9 +268,13 @@ func (r *relay) packet(c *conn, first byte, body, frame []byte) bool {
 			if len(p) < 3+fl {
 				return false
 			}
-			topic := string(p[2 : 2+fl])
-			r.topics[topic] = append(r.topics[topic], c)
-			c.subs = append(c.subs, topic)
+			filter := string(p[2 : 2+fl])
+			if strings.ContainsAny(filter, "+#") {
+				r.wild = append(r.wild, wildSub{filter, c})
+			} else {
+				r.topics[filter] = append(r.topics[filter], c)
+				c.subs = append(c.subs, filter)
+			}
 			ack = append(ack, p[2+fl]&3)
 			p = p[3+fl:]
 		}
@@ -279,7 +304,7 @@ func (r *relay) markDirty(c *conn) {
 // for EPOLLOUT when the socket is full.
 func (r *relay) flush(c *conn) {
 	if len(c.out) > 0 {
-		n, err := unix.Write(c.fd, c.out)
+		n, err := rawIO(unix.SYS_SENDTO, c.fd, c.out)
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			r.close(c)
 			return
@@ -301,6 +326,14 @@ func (r *relay) flush(c *conn) {
 
 func (r *relay) close(c *conn) {
 	delete(r.conns, c.fd)
+	wild := r.wild[:0]
+	for _, w := range r.wild {
+		if w.c != c {
+			wild = append(wild, w)
+		}
+	}
+	clear(r.wild[len(wild):])
+	r.wild = wild
 	for _, t := range c.subs {
 		list := r.topics[t]
 		for i, s := range list {
@@ -317,4 +350,36 @@ func (r *relay) close(c *conn) {
 	}
 	_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
 	unix.Close(c.fd)
+}
+
+// match reports whether topic matches filter under MQTT's + and # rules.
+func match(filter, topic string) bool {
+	for {
+		f, frest, fmore := strings.Cut(filter, "/")
+		if f == "#" {
+			return true
+		}
+		t, trest, tmore := strings.Cut(topic, "/")
+		if f != "+" && f != t {
+			return false
+		}
+		if !fmore || !tmore {
+			return !fmore && !tmore || fmore && frest == "#"
+		}
+		filter, topic = frest, trest
+	}
+}
+
+// rawIO is recv(2) (trap SYS_RECVFROM) or send(2) (SYS_SENDTO) on fd with
+// MSG_DONTWAIT: it cannot block, so it needs no entersyscall/exitsyscall.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, errno := syscall.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
 }

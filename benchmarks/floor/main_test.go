@@ -112,3 +112,44 @@ func readFull(c net.Conn, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+func TestMatch(t *testing.T) {
+	for _, c := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/+/c", "a/b/c", true},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"#", "a/b", true},
+		{"+", "a/b", false},
+		{"a/+", "a", false},
+		{"bench/in/+", "bench/in/3", true},
+		{"bench/in/+", "bench/out", false},
+	} {
+		require.Equal(t, c.want, match(c.filter, c.topic), "%s vs %s", c.filter, c.topic)
+	}
+}
+
+// TestRelaysToWildcardSubscribers: fan-in's subscriber uses a + filter.
+func TestRelaysToWildcardSubscribers(t *testing.T) {
+	addr := startRelay(t)
+	got := make(chan string, 10)
+	sub := connect(t, addr, "sub")
+	tok := sub.Subscribe("bench/in/+", 0, func(_ mqtt.Client, m mqtt.Message) { got <- m.Topic() })
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+	pub := connect(t, addr, "pub")
+	for _, topic := range []string{"bench/other/1", "bench/in/1"} {
+		require.True(t, pub.Publish(topic, 1, false, "x").WaitTimeout(5*time.Second))
+	}
+	select {
+	case topic := <-got:
+		require.Equal(t, "bench/in/1", topic, "only the matching topic is relayed")
+	case <-time.After(5 * time.Second):
+		t.Fatal("bench/in/1 was not relayed to bench/in/+")
+	}
+}
