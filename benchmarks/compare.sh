@@ -336,7 +336,7 @@ F="$WORK/floor"
 	echo "- the load tool and the broker share the CPUs: figures are for comparing the two brokers in this run, not absolute capacity"
 	echo
 	echo "Ratio is CP7 / Mosquitto: below 1 is better for memory, CPU and latency; above 1 is better for rates and the delivered ratio."
-	echo "Floor is benchmarks/floor, a single-threaded epoll relay that frames and forwards bytes and does no broker work (no sessions, no routing table, no flow control): its CPU per message is what the kernel charges for the scenario's reads and writes, the least any broker can score here, and floor/Mosquitto is the best ratio any broker could reach in this run."
+	echo "Floor is benchmarks/floor, a single-threaded epoll relay that frames and forwards bytes with raw recv/send and does no other work (a map of filters; no sessions, no flow control, no validation): its CPU per message is about what the kernel alone charges for the scenario's reads and writes, close to the least any broker can score here, so floor/Mosquitto is about the best ratio any broker could reach in this run."
 	echo
 	echo "| metric | CP7 | Mosquitto | CP7/Mosquitto | floor | floor/Mosquitto |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
