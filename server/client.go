@@ -50,6 +50,11 @@ type client struct {
 	// records a DISCONNECT from the client (no will) and tookOver a take-over
 	// (the session lives on elsewhere).
 	closing, graceful, tookOver, ended, wantClose bool
+	// gnetHolds is set when gnet buffered some of our bytes (the socket
+	// was full); until gnet reports its buffer empty, writes go through
+	// gnet to keep the order. While clear, nothing needs gnet's connection
+	// struct, which for a quiet subscriber is cold in the cache.
+	gnetHolds bool
 }
 
 // clientExtra holds what only some connections need.
@@ -135,7 +140,7 @@ func (c *client) flush() {
 		if c.state != stateClosed && len(b.B) > 0 {
 			var err error
 			if c.gc != nil {
-				err = writeGnet(c.gc, b.B)
+				err = c.writeGnet(b.B)
 			} else {
 				err = c.x.t.write(b.B)
 			}
@@ -159,7 +164,7 @@ func (c *client) flush() {
 // the transport could not write yet.
 func (c *client) queuedBytes() int {
 	n := 0
-	if c.gc != nil {
+	if c.gnetHolds {
 		n = c.gc.OutboundBuffered()
 	}
 	if c.out != nil {

@@ -4,11 +4,10 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
 
-// writeGnet writes b to a gnet connection from its event loop. When gnet
+// writeGnet writes b to c's gnet connection from its event loop. When gnet
 // holds nothing unsent for the connection (the usual case) it sends directly
 // with send(2): MSG_DONTWAIT cannot block, so it runs as a raw system call
 // without the Go scheduler's entersyscall/exitsyscall, and send(2) on a
@@ -17,8 +16,12 @@ import (
 // per write (benchmarks/RESULTS.md). Whatever send does not take, and every
 // error, goes through gnet's own Write, which buffers the rest, arms EPOLLOUT,
 // or closes the connection and reports it through OnClose exactly as before.
-func writeGnet(gc gnet.Conn, b []byte) error {
-	if gc.OutboundBuffered() == 0 && len(b) > 0 {
+func (c *client) writeGnet(b []byte) error {
+	gc := c.gc
+	if c.gnetHolds && gc.OutboundBuffered() == 0 {
+		c.gnetHolds = false // gnet has written it all since
+	}
+	if !c.gnetHolds && len(b) > 0 {
 		n, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(gc.Fd()),
 			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
 			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
@@ -30,5 +33,8 @@ func writeGnet(gc gnet.Conn, b []byte) error {
 		}
 	}
 	_, err := gc.Write(b)
+	if err == nil && gc.OutboundBuffered() > 0 {
+		c.gnetHolds = true
+	}
 	return err
 }
