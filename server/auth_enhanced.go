@@ -89,7 +89,9 @@ func (l *loop) authStep(c *client, data []byte) error {
 		if st.reauth {
 			return protoErr(rc, "re-authentication failed") // [MQTT-4.12.1-2]
 		}
-		return l.refuse(c, rc, "enhanced authentication failed")
+		err := l.refuse(c, rc, "enhanced authentication failed")
+		err.(*connError).clientID = st.req.id // the session was never attached
+		return err
 	}
 	if !done {
 		writeAuth(c, codec.ContinueAuthentication, st.method, reply)

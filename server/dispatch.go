@@ -11,7 +11,8 @@ import (
 type connError struct {
 	code     codec.ReasonCode
 	msg      string
-	answered bool // a CONNACK already told the client
+	answered bool   // a CONNACK already told the client
+	clientID string // the id a refused CONNECT asked for, for the log
 }
 
 func (e *connError) Error() string { return "server: " + e.msg }
@@ -102,7 +103,13 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 			}
 			return err // [MQTT-3.1.2-1, 3.1.2-3] close without CONNACK
 		}
-		return l.onConnect(c, &pk.connect)
+		err := l.onConnect(c, &pk.connect)
+		var ce *connError
+		if err != nil && errors.As(err, &ce) && ce.clientID == "" {
+			// No session is attached yet: name the client as it named itself.
+			ce.clientID = string(pk.connect.ClientID)
+		}
+		return err
 	}
 	if c.state == stateAuth && h.Type == codec.AUTH {
 		if err := pk.auth.Decode(body); err != nil {
@@ -193,9 +200,14 @@ func (l *loop) fail(c *client, err error) {
 	l.srv.stats.protocolErrors.Add(1)
 	rc := reasonOf(err)
 	var ce *connError
-	answered := errors.As(err, &ce) && ce.answered
+	isConnErr := errors.As(err, &ce)
+	answered := isConnErr && ce.answered
 	if l.srv.logInfo {
-		l.srv.log.Info("closing connection", "client_id", c.clientID(), "remote", addrString(c.remoteAddr()),
+		id := c.clientID()
+		if id == "" && isConnErr {
+			id = ce.clientID
+		}
+		l.srv.log.Info("closing connection", "client_id", id, "remote", addrString(c.remoteAddr()),
 			"reason", err.Error(), "code", rc.String())
 	}
 	if !answered && c.v5 != nil && c.state == stateConnected {

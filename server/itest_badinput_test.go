@@ -93,3 +93,18 @@ func TestBadInput(t *testing.T) {
 	}
 	servertest.Eventually(t, wait, func() bool { return srv.Stats().Connections == 2 }, "only the two good clients connected")
 }
+
+// TestRefusedConnectLogsClientID: a CONNECT the broker refuses is logged
+// with the client id it asked for, though no session was ever attached, so
+// an operator can tell which device keeps being turned away.
+func TestRefusedConnectLogsClientID(t *testing.T) {
+	t.Parallel()
+	srv, log := servertest.StartLogged(t, func(c *server.Config) { c.MaxKeepAlive = 60 })
+	c := servertest.Dial(t, srv.Addr())
+	ack := c.Connect(servertest.NewConnect("sensor-refused-7", true, 120))
+	if ack.ReasonCode == 0 {
+		t.Fatal("a keepalive above the maximum was accepted from a 3.1.1 client")
+	}
+	line := log.WaitFor(t, wait, `msg="closing connection"`, "client_id=sensor-refused-7", "keepalive above the server's maximum")
+	t.Logf("logged: %s", line)
+}
