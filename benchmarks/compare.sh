@@ -353,6 +353,7 @@ F="$WORK/floor"
 		row "$label: sent msg/s (below offered: broker back-pressure)" "$(val "$C-$s.sum" send_rate)" "$(val "$M-$s.sum" send_rate)" 0
 		row "$label: delivered msg/s" "$(val "$C-$s.sum" recv_rate)" "$(val "$M-$s.sum" recv_rate)" 0 "$(val "$F-$s.sum" recv_rate)"
 		row "$label: broker CPU µs per delivered message" "$(val "$C-$s.sum" broker_cpu_us_per_msg)" "$(val "$M-$s.sum" broker_cpu_us_per_msg)" 2 "$(val "$F-$s.sum" broker_cpu_us_per_msg)"
+		row "$label: of which user space (utime only; the rest is the kernel's socket work)" "$(val "$C-$s.sum" broker_user_cpu_us_per_msg)" "$(val "$M-$s.sum" broker_user_cpu_us_per_msg)" 2 "$(val "$F-$s.sum" broker_user_cpu_us_per_msg)"
 		row "$label: p50 latency (µs)" "$(val "$C-$s.sum" p50_us)" "$(val "$M-$s.sum" p50_us)" 0 "$(val "$F-$s.sum" p50_us)"
 		row "$label: p99 latency (µs)" "$(val "$C-$s.sum" p99_us)" "$(val "$M-$s.sum" p99_us)" 0 "$(val "$F-$s.sum" p99_us)"
 	done

@@ -142,7 +142,7 @@ var errHelp = errors.New("cp7bench: help requested")
 func parseConfig(args []string) (*config, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg)
-	if len(args) == 0 || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		return cfg, errHelp
 	}
 	cfg.mode = args[0]

@@ -141,7 +141,7 @@ func (c *coordinator) run() (Summary, error) {
 		runErr = fmt.Errorf("cp7bench: the connect phase did not end within %v", connectLimit)
 	}
 
-	var cpu0 int64 = -1
+	var cpu0, user0 int64 = -1, -1
 	var window, recvWindow time.Duration
 	if cfg.mode == "conn" {
 		if !c.interrupted {
@@ -149,7 +149,9 @@ func (c *coordinator) run() (Summary, error) {
 		}
 	} else if !c.interrupted {
 		if c.broker != nil {
-			cpu0, _ = c.broker.cpuTicks()
+			if t, u, err := c.broker.cpuTicks(); err == nil {
+				cpu0, user0 = t, u
+			}
 		}
 		t0 := time.Now()
 		for _, w := range c.ws {
@@ -173,8 +175,9 @@ func (c *coordinator) run() (Summary, error) {
 			sum.BrokerRSSPk = c.rssPeak
 		}
 		if cpu0 >= 0 {
-			if cpu1, err := c.broker.cpuTicks(); err == nil {
+			if cpu1, user1, err := c.broker.cpuTicks(); err == nil {
 				sum.BrokerCPUms = float64(cpu1-cpu0) * 1000 / clockTicks
+				sum.BrokerUserCPUms = float64(user1-user0) * 1000 / clockTicks
 			}
 		}
 	}
@@ -256,10 +259,13 @@ func (c *coordinator) fill(sum *Summary, s nodeStats, h *Histogram, window, recv
 	sum.P50us, sum.P90us, sum.P99us = us(h.Quantile(0.50)), us(h.Quantile(0.90)), us(h.Quantile(0.99))
 	sum.MaxUs = us(h.Max())
 	if sum.BrokerCPUms >= 0 {
-		if d := max(s.Recv, 0); d > 0 {
-			sum.BrokerCPUMsg = sum.BrokerCPUms * 1000 / float64(d)
-		} else if s.Sent > 0 {
-			sum.BrokerCPUMsg = sum.BrokerCPUms * 1000 / float64(s.Sent)
+		n := float64(max(s.Recv, 0))
+		if n == 0 {
+			n = float64(s.Sent)
+		}
+		if n > 0 {
+			sum.BrokerCPUMsg = sum.BrokerCPUms * 1000 / n
+			sum.BrokerUserCPUMsg = sum.BrokerUserCPUms * 1000 / n
 		}
 	}
 	if c.broker != nil && sum.BrokerRSSKB >= 0 && s.Conns > 0 {

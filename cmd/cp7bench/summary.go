@@ -40,15 +40,20 @@ type Summary struct {
 	Errors       int64   `json:"errors"`
 	BrokerCPUms  float64 `json:"broker_cpu_ms"`         // utime+stime during the publish window and drain
 	BrokerCPUMsg float64 `json:"broker_cpu_us_per_msg"` // broker_cpu_ms*1000 / recv
-	BrokerRSSKB  int64   `json:"broker_rss_kb"`         // at the end (conn mode: while all connections are up)
-	BrokerRSSPk  int64   `json:"broker_rss_peak_kb"`
-	BrokerRSSDel int64   `json:"broker_rss_delta_kb"` // end minus before the first connect
-	BrokerBPConn float64 `json:"broker_bytes_per_conn"`
+	// The user-space part (utime alone): the broker's own code and runtime,
+	// without the kernel's socket work, which on loopback includes the
+	// receivers' TCP input.
+	BrokerUserCPUms  float64 `json:"broker_user_cpu_ms"`
+	BrokerUserCPUMsg float64 `json:"broker_user_cpu_us_per_msg"`
+	BrokerRSSKB      int64   `json:"broker_rss_kb"` // at the end (conn mode: while all connections are up)
+	BrokerRSSPk      int64   `json:"broker_rss_peak_kb"`
+	BrokerRSSDel     int64   `json:"broker_rss_delta_kb"` // end minus before the first connect
+	BrokerBPConn     float64 `json:"broker_bytes_per_conn"`
 }
 
 // unknownSummary returns a Summary whose optional fields say "unknown".
 func unknownSummary() Summary {
-	return Summary{Lost: -1, Expected: -1, BrokerCPUms: -1, BrokerCPUMsg: -1,
+	return Summary{Lost: -1, Expected: -1, BrokerCPUms: -1, BrokerCPUMsg: -1, BrokerUserCPUms: -1, BrokerUserCPUMsg: -1,
 		BrokerRSSKB: -1, BrokerRSSPk: -1, BrokerRSSDel: -1, BrokerBPConn: -1}
 }
 

@@ -14,6 +14,7 @@ func TestSummaryLineRoundTrip(t *testing.T) {
 	s.Sent, s.Recv, s.Expected, s.Lost = 1_000_000, 999_990, 1_000_000, 10
 	s.P50us, s.P90us, s.P99us, s.MaxUs = 12.5, 40, 1234.5, 99999.9
 	s.BrokerCPUms, s.BrokerCPUMsg = 1530, 1.53
+	s.BrokerUserCPUms, s.BrokerUserCPUMsg = 410, 0.41
 	line := s.Line()
 	if !strings.HasPrefix(line, "SUMMARY mode=pubsub procs=2 conns=1000 ") {
 		t.Fatalf("line starts wrong: %s", line)
