@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/cp7/cp7/router"
 	"golang.org/x/sys/unix"
 )
 
@@ -248,7 +249,7 @@ func (r *relay) packet(c *conn, first byte, body, frame []byte) bool {
 			r.send(s, frame...)
 		}
 		for _, w := range r.wild {
-			if match(w.filter, string(topic)) {
+			if router.TopicMatches(w.filter, string(topic)) {
 				r.send(w.c, frame...)
 			}
 		}
@@ -350,24 +351,6 @@ func (r *relay) close(c *conn) {
 	}
 	_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
 	unix.Close(c.fd)
-}
-
-// match reports whether topic matches filter under MQTT's + and # rules.
-func match(filter, topic string) bool {
-	for {
-		f, frest, fmore := strings.Cut(filter, "/")
-		if f == "#" {
-			return true
-		}
-		t, trest, tmore := strings.Cut(topic, "/")
-		if f != "+" && f != t {
-			return false
-		}
-		if !fmore || !tmore {
-			return !fmore && !tmore || fmore && frest == "#"
-		}
-		filter, topic = frest, trest
-	}
 }
 
 // rawIO is recv(2) (trap SYS_RECVFROM) or send(2) (SYS_SENDTO) on fd with

@@ -113,27 +113,6 @@ func readFull(c net.Conn, b []byte) (int, error) {
 	return n, nil
 }
 
-func TestMatch(t *testing.T) {
-	for _, c := range []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true},
-		{"a/+", "a/b", true},
-		{"a/+", "a/b/c", false},
-		{"a/+/c", "a/b/c", true},
-		{"a/#", "a", true},
-		{"a/#", "a/b/c", true},
-		{"#", "a/b", true},
-		{"+", "a/b", false},
-		{"a/+", "a", false},
-		{"bench/in/+", "bench/in/3", true},
-		{"bench/in/+", "bench/out", false},
-	} {
-		require.Equal(t, c.want, match(c.filter, c.topic), "%s vs %s", c.filter, c.topic)
-	}
-}
-
 // TestRelaysToWildcardSubscribers: fan-in's subscriber uses a + filter.
 func TestRelaysToWildcardSubscribers(t *testing.T) {
 	addr := startRelay(t)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/router"
 )
 
 // fakeBroker is just enough of an MQTT broker for end-to-end tests of the
@@ -147,7 +148,7 @@ func (b *fakeBroker) forward(p *codec.Publish) {
 	subs := b.subs
 	b.mu.Unlock()
 	for _, s := range subs {
-		if !topicMatches(s.filter, string(p.Topic)) {
+		if !router.TopicMatches(s.filter, string(p.Topic)) {
 			continue
 		}
 		q := codec.Publish{QoS: min(p.QoS, s.qos), Topic: p.Topic, Payload: p.Payload}

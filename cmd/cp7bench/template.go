@@ -3,6 +3,8 @@ package main
 import (
 	"strconv"
 	"strings"
+
+	"github.com/cp7/cp7/router"
 )
 
 // expand fills a topic or client-id template: %i becomes the client's global
@@ -36,31 +38,6 @@ func expand(tmpl string, index int, clientID string) string {
 	return b.String()
 }
 
-// topicMatches reports whether an MQTT topic name matches a topic filter:
-// '+' matches exactly one level, a trailing '#' matches the parent level and
-// any number of levels below it, and a wildcard in the first level does not
-// match a topic that starts with '$' [MQTT-4.7.2-1].
-func topicMatches(filter, topic string) bool {
-	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
-		return false
-	}
-	for {
-		fl, frest, fmore := strings.Cut(filter, "/")
-		if fl == "#" {
-			return true
-		}
-		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && fl != tl {
-			return false
-		}
-		if !fmore || !tmore {
-			// "a/#" also matches "a" [MQTT-4.7.1-2].
-			return fmore == tmore || (fmore && frest == "#")
-		}
-		filter, topic = frest, trest
-	}
-}
-
 // shareGroup splits a shared-subscription filter "$share/group/filter" (and
 // CP7's "$queue/filter", one implicit group) into its group and filter.
 func shareGroup(filter string) (group, f string, shared bool) {
@@ -85,7 +62,7 @@ func fanOut(topic string, filters []string) int {
 	var groups map[string]bool
 	for _, fl := range filters {
 		g, f, shared := shareGroup(fl)
-		if !topicMatches(f, topic) {
+		if !router.TopicMatches(f, topic) {
 			continue
 		}
 		if !shared {
