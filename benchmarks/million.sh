@@ -31,6 +31,13 @@ HOLD=${HOLD:-20}
 KB_PER_CONN=${KB_PER_CONN:-16}
 
 say() { printf 'million.sh: %s\n' "$*"; }
+case $HOLD in '' | *[!0-9]*) echo "million.sh: HOLD=$HOLD is not a number of seconds" >&2; exit 2 ;; esac
+if [ "$HOLD" -lt 8 ]; then
+	# The heap is sampled 3 s after the last connection is up, and the
+	# sample itself (a GC over every connection) takes a few seconds more.
+	say "HOLD=$HOLD s is too short to sample the heap while the connections are up; holding 8 s"
+	HOLD=8
+fi
 # shellcheck source=benchmarks/lib.sh
 . benchmarks/lib.sh
 sysctl_val() { cat "/proc/sys/$(echo "$1" | tr . /)" 2>/dev/null || echo "absent"; }
