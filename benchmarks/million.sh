@@ -145,8 +145,17 @@ echo "source addresses $SRC ($naddr x $ports ports), $procs client process(es) o
 # ------------------------------------------------------------ run
 
 mkdir -p bin
-go build -o bin/cp7 ./cmd/cp7
-go build -o bin/cp7bench ./cmd/cp7bench
+if command -v go >/dev/null; then
+	go build -o bin/cp7 ./cmd/cp7
+	go build -o bin/cp7bench ./cmd/cp7bench
+elif [ -x bin/cp7 ] && [ -x bin/cp7bench ]; then
+	# A bigger machine lent for this run may have no Go toolchain: the
+	# binaries built elsewhere (make build) travel in bin/.
+	say "no Go toolchain here; using the prebuilt bin/cp7 and bin/cp7bench"
+else
+	say "no Go toolchain here and no prebuilt bin/cp7 and bin/cp7bench: run 'make build' where Go is, and bring bin/ along"
+	exit 1
+fi
 
 PORT=$(free_port)
 PPORT=$(free_port "$PORT")
