@@ -121,6 +121,9 @@ func (l *loop) newOutbound() *outbound {
 // freeOutbound keeps o for reuse. The caller must hold the only reference:
 // o has left the session's in-flight window and queue.
 func (l *loop) freeOutbound(o *outbound) {
+	if o == nil {
+		return
+	}
 	*o = outbound{}
 	if len(l.spareOut) < l.maxSpares() {
 		l.spareOut = append(l.spareOut, o)
