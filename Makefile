@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls million clean
+.PHONY: run build test test-short vet fuzz bench bench-tls million decompose clean
 
 run:
 	$(GO) run ./cmd/cp7
@@ -44,3 +44,7 @@ bench-tls:
 
 million:
 	./benchmarks/million.sh
+
+# Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
+decompose:
+	./benchmarks/decompose.sh
