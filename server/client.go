@@ -42,9 +42,9 @@ type client struct {
 	x          *clientExtra
 	v5         *v5state // nil for 3.1/3.1.1 clients
 	keepAlive  uint16
-	wheelDue   uint32 // Unix second of the client's current wheel entry; older entries are stale
-	state      clientState
-	version    byte
+	state      clientState // (the one-byte fields fill the padding around wheelDue:
+	version    byte        // the struct stays at 80 bytes, one size class lower than 88)
+	wheelDue   uint32      // Unix second of the client's current wheel entry; older entries are stale
 	dirty      bool
 	// closing is set once the broker decided to end the connection; graceful
 	// records a DISCONNECT from the client (no will) and tookOver a take-over
