@@ -39,6 +39,21 @@ func NewRetainTree[M any]() *RetainTree[M] {
 // topic must be a valid topic name.
 func (r *RetainTree[M]) Set(topic string, m M) {
 	r.mu.Lock()
+	n := r.walk(topic, true, nil)
+	if !n.has {
+		r.count++
+		n.has = true
+		n.topic = topic
+	}
+	n.msg = m
+	r.mu.Unlock()
+}
+
+// walk returns the node of topic, or nil if it is not in the tree. With
+// create it adds the missing levels instead. With path it appends every node
+// from the root's child down to the topic's. Caller holds mu (write lock for
+// create).
+func (r *RetainTree[M]) walk(topic string, create bool, path *[]*rnode[M]) *rnode[M] {
 	n := &r.root
 	rest := topic
 	for {
@@ -49,6 +64,9 @@ func (r *RetainTree[M]) Set(topic string, m M) {
 		}
 		c := n.children[level]
 		if c == nil {
+			if !create {
+				return nil
+			}
 			if n.children == nil {
 				n.children = make(map[string]*rnode[M])
 			}
@@ -56,18 +74,14 @@ func (r *RetainTree[M]) Set(topic string, m M) {
 			n.children[strings.Clone(level)] = c
 		}
 		n = c
+		if path != nil {
+			*path = append(*path, n)
+		}
 		if i < 0 {
-			break
+			return n
 		}
 		rest = rest[i+1:]
 	}
-	if !n.has {
-		r.count++
-		n.has = true
-		n.topic = topic
-	}
-	n.msg = m
-	r.mu.Unlock()
 }
 
 // Delete removes the retained message of topic and reports whether there was
@@ -77,23 +91,9 @@ func (r *RetainTree[M]) Delete(topic string) bool {
 	path := append(pathBuf[:0], &r.root)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := &r.root
-	rest := topic
-	for {
-		i := strings.IndexByte(rest, '/')
-		level := rest
-		if i >= 0 {
-			level = rest[:i]
-		}
-		n = n.children[level]
-		if n == nil {
-			return false
-		}
-		path = append(path, n)
-		if i < 0 {
-			break
-		}
-		rest = rest[i+1:]
+	n := r.walk(topic, false, &path)
+	if n == nil {
+		return false
 	}
 	if !n.has {
 		return false
@@ -131,24 +131,10 @@ func levelString(topic string, i int) string {
 func (r *RetainTree[M]) Get(topic string) (m M, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	n := &r.root
-	rest := topic
-	for {
-		i := strings.IndexByte(rest, '/')
-		level := rest
-		if i >= 0 {
-			level = rest[:i]
-		}
-		n = n.children[level]
-		if n == nil {
-			return m, false
-		}
-		if i < 0 {
-			break
-		}
-		rest = rest[i+1:]
+	if n := r.walk(topic, false, nil); n != nil {
+		return n.msg, n.has
 	}
-	return n.msg, n.has
+	return m, false
 }
 
 // Count returns the number of retained messages.
