@@ -123,19 +123,6 @@ EOF
 }
 
 
-# settle waits (at most 10 s) until the broker is idle (under 3 ticks of CPU
-# in 0.5 s), so one scenario's aftermath (19,000 disconnects, queues being
-# freed) is not billed to the next.
-settle() {
-	local i a b
-	for i in $(seq 1 20); do
-		a=$(cpu_ticks)
-		sleep 0.5
-		b=$(cpu_ticks)
-		[ $((b - a)) -lt 3 ] && return 0
-	done
-	say "broker still busy after 10 s; going on"
-}
 
 # bench NAME SCENARIO ARGS...: runs cp7bench against the running broker and
 # keeps its SUMMARY line in $WORK/NAME-SCENARIO.sum (empty on failure).

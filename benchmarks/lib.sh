@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by the benchmark scripts (compare.sh, tls.sh, million.sh): the
+# Sourced by the benchmark scripts (compare.sh, tls.sh, million.sh, decompose.sh): the
 # helpers they share. They use the caller's say() and BROKER_PID.
 
 # free_port prints a loopback TCP port below the ephemeral range (so client
@@ -47,6 +47,20 @@ stop_broker() {
 
 # cpu_ticks prints the broker's utime+stime (clock ticks).
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0; }
+
+# settle waits (at most 10 s) until the broker is idle (under 3 ticks of CPU
+# in 0.5 s), so one scenario's aftermath (thousands of disconnects, queues
+# being freed) is not billed to the next.
+settle() {
+	local i a b
+	for i in $(seq 1 20); do
+		a=$(cpu_ticks)
+		sleep 0.5
+		b=$(cpu_ticks)
+		[ $((b - a)) -lt 3 ] && return 0
+	done
+	say "broker still busy after 10 s; going on"
+}
 
 # splice_section NAME SECTION RESULTS puts
 # the file SECTION (which starts with "<!-- NAME:begin -->" and ends with
