@@ -163,19 +163,11 @@ func TestServeConnTakeOver(t *testing.T) {
 // QoS 1 PUBLISH on the way, and returns their payloads.
 func drainAcking(t *testing.T, c *servertest.Conn) []string {
 	t.Helper()
-	c.Write(codec.AppendPingreq(nil))
 	var got []string
-	for {
-		pk := c.Next()
-		switch pk.Type() {
-		case codec.PINGRESP:
-			return got
-		case codec.PUBLISH:
-			m := c.DecodePublish(pk)
-			got = append(got, string(m.Payload))
-			c.SendAck(codec.PUBACK, m.PacketID)
-		}
+	for _, p := range c.Fence(true) {
+		got = append(got, string(p.Payload))
 	}
+	return got
 }
 
 // TestServeConnSessionEndKeepsMessages publishes bursts of QoS 1 messages

@@ -184,19 +184,7 @@ func v5MustSubscribe(t *testing.T, c *servertest.Conn, pid uint16, id uint32, su
 // that nothing was queued for c by then.
 func v5Fence(t *testing.T, c *servertest.Conn) []*codec.Publish {
 	t.Helper()
-	c.Write(codec.AppendPingreq(nil))
-	var got []*codec.Publish
-	for {
-		pk := c.Next()
-		switch pk.Type() {
-		case codec.PINGRESP:
-			return got
-		case codec.PUBLISH:
-			got = append(got, c.DecodePublish(pk))
-		default:
-			t.Fatalf("got %v while waiting for PINGRESP", pk)
-		}
-	}
+	return c.Fence(false)
 }
 
 // v5Topics lists the topics (and payloads) of ps for failure messages.

@@ -352,6 +352,31 @@ func (c *Conn) Ping() {
 	c.Expect(codec.PINGRESP)
 }
 
+// Fence sends PINGREQ and returns the PUBLISH packets that arrive before the
+// PINGRESP, answering each QoS 1 one with PUBACK when ack is set; any other
+// packet fails the test. Everything the broker wrote to c before it read the
+// PINGREQ has then arrived, so an empty result proves nothing was queued.
+func (c *Conn) Fence(ack bool) []*codec.Publish {
+	c.t.Helper()
+	c.Write(codec.AppendPingreq(nil))
+	var got []*codec.Publish
+	for {
+		pk := c.Next()
+		switch pk.Type() {
+		case codec.PINGRESP:
+			return got
+		case codec.PUBLISH:
+			p := c.DecodePublish(pk)
+			got = append(got, p)
+			if ack && p.QoS == 1 {
+				c.SendAck(codec.PUBACK, p.PacketID)
+			}
+		default:
+			c.t.Fatalf("servertest: got %v while waiting for PINGRESP", pk)
+		}
+	}
+}
+
 // Disconnect sends DISCONNECT and waits for the broker to close.
 func (c *Conn) Disconnect() {
 	c.t.Helper()
