@@ -89,19 +89,7 @@ start_broker() { # name port
 	local name=$1 port=$2
 	case $name in
 	mosquitto)
-		cat >"$WORK/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-max_connections -1
-max_inflight_messages $MAX_INFLIGHT
-max_queued_messages $MAX_QUEUED
-set_tcp_nodelay true
-persistence false
-log_dest stderr
-log_type error
-log_type warning
-connection_messages false
-EOF
+		mosquitto_conf "$port" >"$WORK/mosquitto.conf"
 		mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 		BROKER_PID=$!
 		;;

@@ -60,7 +60,7 @@ start() { # program port: starts it in the background as BROKER_PID
 	cp7-1) bin/cp7 -listen "127.0.0.1:$p" -ws-listen "" -log-level warn -event-loops 1 -max-inflight 64 -max-queued 1000 >"$log" 2>&1 & ;;
 	cp7) bin/cp7 -listen "127.0.0.1:$p" -ws-listen "" -log-level warn -max-inflight 64 -max-queued 1000 >"$log" 2>&1 & ;;
 	mosquitto)
-		printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_connections -1\nmax_inflight_messages 64\nmax_queued_messages 1000\nset_tcp_nodelay true\npersistence false\nlog_dest stderr\nlog_type error\n' "$p" >"$WORK/mosquitto.conf"
+		mosquitto_conf "$p" >"$WORK/mosquitto.conf"
 		mosquitto -c "$WORK/mosquitto.conf" >"$log" 2>&1 &
 		;;
 	esac

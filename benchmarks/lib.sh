@@ -48,6 +48,25 @@ stop_broker() {
 # cpu_ticks prints the broker's utime+stime (clock ticks).
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0; }
 
+# mosquitto_conf PORT prints the Mosquitto configuration every benchmark
+# uses: loopback PORT, the same limits as CP7 (MAX_INFLIGHT, default 64;
+# MAX_QUEUED, default 1000), no persistence, TCP_NODELAY, errors to stderr.
+mosquitto_conf() {
+	cat <<EOF
+listener $1 127.0.0.1
+allow_anonymous true
+max_connections -1
+max_inflight_messages ${MAX_INFLIGHT:-64}
+max_queued_messages ${MAX_QUEUED:-1000}
+set_tcp_nodelay true
+persistence false
+log_dest stderr
+log_type error
+log_type warning
+connection_messages false
+EOF
+}
+
 # settle waits (at most 10 s) until the broker is idle (under 3 ticks of CPU
 # in 0.5 s), so one scenario's aftermath (thousands of disconnects, queues
 # being freed) is not billed to the next.

@@ -4,8 +4,11 @@
 # (SCEN="cp7bench pubsub args" picks another scenario; CP7ARGS adds cp7 flags).
 set -u
 cd "$(dirname "$0")/.."; PORT=$((33000 + RANDOM % 1000))
+say() { printf 'syscalls.sh: %s\n' "$*" >&2; }
+# shellcheck source=benchmarks/lib.sh
+. benchmarks/lib.sh
 if [ $1 = cp7 ]; then bin/cp7 -listen 127.0.0.1:$PORT ${CP7ARGS:-} -log-level warn -ws-listen "" > /tmp/b.log 2>&1 & else
-printf "listener $PORT 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 64\nset_tcp_nodelay true\npersistence false\n" > /tmp/m.conf; mosquitto -c /tmp/m.conf > /tmp/b.log 2>&1 & fi
+mosquitto_conf "$PORT" > /tmp/m.conf; mosquitto -c /tmp/m.conf > /tmp/b.log 2>&1 & fi
 PID=$!; sleep 1
 r0=$(awk '/syscr/{print $2}' /proc/$PID/io); w0=$(awk '/syscw/{print $2}' /proc/$PID/io)
 OUT=$(bin/cp7bench pubsub ${SCEN:--pubs 100 -subs 100 -t bench/p2p/%i -ft bench/p2p/%i -q 1 -s 64 -r 200 -w 64} -duration 5s -p $PORT -broker-pid $PID -quiet 2>&1 | tail -1)
