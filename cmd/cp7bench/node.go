@@ -61,6 +61,9 @@ func newNode(cfg *config, p part, stderr io.Writer) *node {
 		n.limited = true
 		n.budget.Store(p.Limit)
 	}
+	// Decided here, before any goroutine starts: snapshot reads it from
+	// the coordinator while connectAll is still running.
+	n.expectKnown = cfg.mode == "pubsub" && int64(cfg.subs)*int64(p.PubCount) <= 50_000_000
 	return n
 }
 
@@ -161,10 +164,9 @@ func (n *node) connectAll() {
 // expected deliveries, or nil when that is unknown or too costly.
 func (n *node) filters() []string {
 	cfg := n.cfg
-	if cfg.mode != "pubsub" || int64(cfg.subs)*int64(n.part.PubCount) > 50_000_000 {
+	if !n.expectKnown {
 		return nil
 	}
-	n.expectKnown = true
 	fs := make([]string, cfg.subs)
 	for g := range fs {
 		idx := cfg.startIdx + g
