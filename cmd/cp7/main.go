@@ -25,11 +25,20 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	args := os.Args[1:]
+	cmd := run
+	if len(args) > 0 && subcommands[args[0]] != nil {
+		cmd, args = subcommands[args[0]], args[1:]
+	}
+	if err := cmd(args); err != nil {
 		fmt.Fprintln(os.Stderr, "cp7:", err)
 		os.Exit(2)
 	}
 }
+
+// subcommands are the tools beside the broker (`cp7 NAME args...`). Each
+// lives in its own file and adds itself in an init function.
+var subcommands = map[string]func(args []string) error{}
 
 // options are the parsed flags.
 type options struct {
@@ -40,7 +49,39 @@ type options struct {
 	gcPct    int
 	shared   string
 	lst      listenerFlags
+	groups   []flagGroup
 }
+
+// flagGroup is one feature's flags, kept in a file of its own in this
+// package and added with addGroup from an init function. Every flag it
+// registers is also a config-file key and a CP7_* environment variable.
+type flagGroup interface {
+	register(fs *flag.FlagSet)
+	// apply runs after every flag is parsed: it checks the values, saying
+	// which flag is wrong and what to use, and fills o.cfg.
+	apply(o *options) error
+}
+
+// Optional hooks of a flagGroup, run in the order groups were added.
+type (
+	// preparer runs before the server is made (e.g. to open a store).
+	preparer interface {
+		prepare(o *options, log *slog.Logger) error
+	}
+	// starter runs once the server has started; stop runs at shutdown.
+	starter interface {
+		start(ctx context.Context, srv *server.Server, log *slog.Logger) (stop func(), err error)
+	}
+	// reloader runs on SIGHUP.
+	reloader interface {
+		reload(log *slog.Logger)
+	}
+)
+
+var groupMakers []func() flagGroup
+
+// addGroup adds a feature's flags; call it from an init function.
+func addGroup(mk func() flagGroup) { groupMakers = append(groupMakers, mk) }
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{cfg: server.DefaultConfig()}
@@ -65,6 +106,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.gcPct, "gc-percent", 25, "Go GC target `PERCENT` (like GOGC, which wins when set). The publish path barely allocates, so a low value costs little CPU and keeps idle connections' memory close to what they use")
 	fs.StringVar(&o.profile, "profile", "", "write a profile at shutdown: cpu, mem, block, mutex or trace (`KIND`), into the current directory")
 	o.lst.register(fs)
+	for _, mk := range groupMakers {
+		g := mk()
+		g.register(fs)
+		o.groups = append(o.groups, g)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -89,6 +135,11 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if err := o.lst.apply(c); err != nil {
 		return nil, err
+	}
+	for _, g := range o.groups {
+		if err := g.apply(o); err != nil {
+			return nil, err
+		}
 	}
 	return o, c.Validate()
 }
@@ -161,6 +212,13 @@ func run(args []string) error {
 		log.Info("pprof listening", "addr", ln.Addr().String())
 		go func() { _ = http.Serve(ln, nil) }()
 	}
+	for _, g := range o.groups {
+		if p, ok := g.(preparer); ok {
+			if err := p.prepare(o, log); err != nil {
+				return err
+			}
+		}
+	}
 	srv, err := server.New(o.cfg, log)
 	if err != nil {
 		return err
@@ -175,11 +233,30 @@ func run(args []string) error {
 		_ = srv.Close()
 		return err
 	}
+	for _, g := range o.groups {
+		st, ok := g.(starter)
+		if !ok {
+			continue
+		}
+		stop, err := st.start(ctx, srv, log)
+		if err != nil {
+			stopListeners()
+			_ = srv.Close()
+			return err
+		}
+		prev := stopListeners
+		stopListeners = func() { stop(); prev() }
+	}
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			o.lst.reload(log)
+			for _, g := range o.groups {
+				if r, ok := g.(reloader); ok {
+					r.reload(log)
+				}
+			}
 			continue
 		}
 		log.Info("shutting down", "signal", s.String())
