@@ -15,6 +15,9 @@ type ConnInfo struct {
 	Remote     net.Addr
 	Version    byte
 	CommonName string // verified TLS client certificate CN, if any
+	// Rules may be set by Authenticate to confine this client's topics
+	// beyond the ACL file (see ClientRules).
+	Rules *ClientRules
 }
 
 // Authenticator decides whether a CONNECT is accepted. It runs on the event
@@ -31,4 +34,12 @@ type Authenticator interface {
 type Authorizer interface {
 	CanPublish(clientID, username string, topic []byte) bool
 	CanSubscribe(clientID, username string, filter []byte) bool
+}
+
+// ClientRules are topic rules that an authentication method attaches to one
+// client at CONNECT (for example from a JWT's claims). The ACL applies them
+// to that client's publishes and subscriptions; nil means none were given.
+type ClientRules struct {
+	Publish   []string // topic filters the client may publish to
+	Subscribe []string // topic filters the client may subscribe to
 }
