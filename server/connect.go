@@ -102,6 +102,9 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 			l.srv.stats.authFailed.Add(1)
 			return l.refuse(c, rc, "authentication failed")
 		}
+		if info.Rules != nil {
+			c.ext().rules = info.Rules
+		}
 	}
 	c.state = stateAttaching
 	l.attach(req)
@@ -208,6 +211,9 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	c.sess = s
 	s.c = c
 	s.expiry = r.expiry
+	if l.srv.checkTopics {
+		l.checkWill(c)
+	}
 	if s.st != nil {
 		s.st.expireAt = 0
 		l.trim(s)

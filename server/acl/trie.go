@@ -1,0 +1,285 @@
+package acl
+
+import (
+	"bytes"
+	"math"
+	"strings"
+)
+
+// The rules that select one client are compiled into a trie of topic-filter
+// levels, so a check walks the topic's levels (and the wildcard branches
+// beside them) instead of comparing the topic with every rule: 10,000 rules
+// cost about as much as 10. First match wins, so each node keeps, per
+// permission, the smallest position of a rule ending there; a check takes
+// the smallest position over every node the topic reaches and returns that
+// rule's allow or deny.
+
+// perm is what a rule grants or denies.
+type perm uint8
+
+const (
+	permPub  perm = 1 << iota // PUBLISH to a topic (and a will on it)
+	permSub                   // SUBSCRIBE to a filter
+	permRead                  // receive a message on a topic (live or retained)
+	nPerms   = 3
+)
+
+// permIndex is the slot of a single permission in a node's arrays.
+func permIndex(p perm) int {
+	switch p {
+	case permPub:
+		return 0
+	case permSub:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// none is the position of "no rule".
+const none = math.MaxInt32
+
+// node is one level of the compiled filters. Owner: a view, immutable once
+// built, shared by every client whose rules are the same.
+type node struct {
+	lit  map[string]*node // literal levels; nil until the first
+	plus *node            // "+"
+	tmpl []tmplEdge       // levels holding %u or %c, resolved per client
+	end  [nPerms]int32    // rules whose filter ends at this node
+	hash [nPerms]int32    // rules whose filter ends with "#" below this node
+}
+
+func newNode() *node {
+	n := &node{}
+	for i := range n.end {
+		n.end[i], n.hash[i] = none, none
+	}
+	return n
+}
+
+// tmplEdge is a level such as "%c" or "dev-%u": literal text and
+// substitutions that must together spell the topic's level exactly.
+type tmplEdge struct {
+	text  string
+	parts []tmplPart
+	n     *node
+}
+
+type tmplPart struct {
+	kind byte // 0 literal, 'u' username, 'c' client id
+	lit  string
+}
+
+// who is the identity the templates are resolved against.
+type who struct {
+	user, client string
+}
+
+// matches reports whether level spells the template for w. An anonymous
+// client matches no %u (Mosquitto skips such patterns too), and a level
+// never contains '/', so an identity holding one matches nothing.
+func (e *tmplEdge) matches(level []byte, w *who) bool {
+	rest := level
+	for i := range e.parts {
+		p := &e.parts[i]
+		s := p.lit
+		switch p.kind {
+		case 'u':
+			if w.user == "" {
+				return false
+			}
+			s = w.user
+		case 'c':
+			s = w.client
+		}
+		if len(rest) < len(s) || string(rest[:len(s)]) != s {
+			return false
+		}
+		rest = rest[len(s):]
+	}
+	return len(rest) == 0
+}
+
+// parseTemplate splits a level holding %u or %c; ok is false if it holds
+// neither.
+func parseTemplate(level string) (parts []tmplPart, ok bool) {
+	if !strings.Contains(level, "%u") && !strings.Contains(level, "%c") {
+		return nil, false
+	}
+	lit := 0
+	for i := 0; i+1 < len(level); i++ {
+		if level[i] != '%' || (level[i+1] != 'u' && level[i+1] != 'c') {
+			continue
+		}
+		if i > lit {
+			parts = append(parts, tmplPart{lit: level[lit:i]})
+		}
+		parts = append(parts, tmplPart{kind: level[i+1]})
+		i++
+		lit = i + 1
+	}
+	if lit < len(level) {
+		parts = append(parts, tmplPart{lit: level[lit:]})
+	}
+	return parts, true
+}
+
+// view is the compiled rules of one selection: allow[i] is the decision of
+// the i-th selected rule.
+type view struct {
+	root  *node
+	allow []bool
+}
+
+// build compiles the selected rules, in order.
+func build(rules []*rule) *view {
+	v := &view{root: newNode(), allow: make([]bool, len(rules))}
+	for i, r := range rules {
+		v.allow[i] = r.allow
+		v.insert(r, int32(i))
+	}
+	return v
+}
+
+func (v *view) insert(r *rule, pos int32) {
+	n := v.root
+	levels := strings.Split(r.filter, "/")
+	for i, lv := range levels {
+		if lv == "#" && i == len(levels)-1 {
+			setFirst(&n.hash, r.perms, pos)
+			return
+		}
+		n = n.child(lv, r.templates)
+	}
+	setFirst(&n.end, r.perms, pos)
+}
+
+// setFirst records pos for each permission of perms not yet held by an
+// earlier rule (rules are inserted in order: the first one wins).
+func setFirst(a *[nPerms]int32, perms perm, pos int32) {
+	for _, p := range [...]perm{permPub, permSub, permRead} {
+		if perms&p != 0 && a[permIndex(p)] == none {
+			a[permIndex(p)] = pos
+		}
+	}
+}
+
+func (n *node) child(level string, templates bool) *node {
+	if level == "+" {
+		if n.plus == nil {
+			n.plus = newNode()
+		}
+		return n.plus
+	}
+	if templates {
+		if parts, ok := parseTemplate(level); ok {
+			for i := range n.tmpl {
+				if n.tmpl[i].text == level {
+					return n.tmpl[i].n
+				}
+			}
+			c := newNode()
+			n.tmpl = append(n.tmpl, tmplEdge{text: level, parts: parts, n: c})
+			return c
+		}
+	}
+	if c := n.lit[level]; c != nil {
+		return c
+	}
+	if n.lit == nil {
+		n.lit = make(map[string]*node, 1)
+	}
+	c := newNode()
+	n.lit[level] = c
+	return c
+}
+
+// cut splits the first level off t.
+func cut(t []byte) (level, rest []byte, more bool) {
+	if i := bytes.IndexByte(t, '/'); i >= 0 {
+		return t[:i], t[i+1:], true
+	}
+	return t, nil, false
+}
+
+// matchTopic returns the position of the first rule holding permission p
+// (slot pi) whose filter matches topic, or none. A wildcard in the first
+// level does not match a topic starting with '$' [MQTT-4.7.2-1], so "#"
+// does not grant "$SYS/..." (Mosquitto's rule too).
+func (v *view) matchTopic(topic []byte, pi int, w *who) int32 {
+	return v.root.match(topic, pi, w, true, none)
+}
+
+func (n *node) match(t []byte, pi int, w *who, first bool, best int32) int32 {
+	level, rest, more := cut(t)
+	dollar := first && len(level) > 0 && level[0] == '$'
+	if !dollar {
+		best = min(best, n.hash[pi]) // "x/#" matches every level below x
+	}
+	if c := n.lit[string(level)]; c != nil {
+		best = c.next(rest, more, pi, w, best)
+	}
+	if n.plus != nil && !dollar {
+		best = n.plus.next(rest, more, pi, w, best)
+	}
+	for i := range n.tmpl {
+		if e := &n.tmpl[i]; e.matches(level, w) {
+			best = e.n.next(rest, more, pi, w, best)
+		}
+	}
+	return best
+}
+
+func (n *node) next(rest []byte, more bool, pi int, w *who, best int32) int32 {
+	if !more {
+		// "x/#" also matches x itself [MQTT-4.7.1-2].
+		return min(best, n.end[pi], n.hash[pi])
+	}
+	return n.match(rest, pi, w, false, best)
+}
+
+// coverFilter returns the position of the first rule holding permission
+// slot pi whose filter covers filter: every topic filter matches, the rule
+// matches too. So "sensors/#" covers "sensors/+/temp", and "sensors/+/temp"
+// does not cover "sensors/#" (which also reaches sensors/a/humidity).
+func (v *view) coverFilter(filter []byte, pi int, w *who) int32 {
+	return v.root.cover(filter, pi, w, true, none)
+}
+
+func (n *node) cover(f []byte, pi int, w *who, first bool, best int32) int32 {
+	level, rest, more := cut(f)
+	switch {
+	case len(level) == 1 && level[0] == '#':
+		// Only a rule with "#" at this same level covers it.
+		return min(best, n.hash[pi])
+	case len(level) == 1 && level[0] == '+':
+		best = min(best, n.hash[pi])
+		if n.plus != nil {
+			best = n.plus.coverNext(rest, more, pi, w, best)
+		}
+		return best
+	}
+	dollar := first && len(level) > 0 && level[0] == '$'
+	if !dollar {
+		best = min(best, n.hash[pi])
+		if n.plus != nil {
+			best = n.plus.coverNext(rest, more, pi, w, best)
+		}
+	}
+	if c := n.lit[string(level)]; c != nil {
+		best = c.coverNext(rest, more, pi, w, best)
+	}
+	for i := range n.tmpl {
+		if e := &n.tmpl[i]; e.matches(level, w) {
+			best = e.n.coverNext(rest, more, pi, w, best)
+		}
+	}
+	return best
+}
+
+func (n *node) coverNext(rest []byte, more bool, pi int, w *who, best int32) int32 {
+	if !more {
+		return min(best, n.end[pi], n.hash[pi])
+	}
+	return n.cover(rest, pi, w, false, best)
+}

@@ -1,0 +1,295 @@
+package server
+
+import (
+	"net"
+	"strings"
+
+	"github.com/cp7/cp7/router"
+)
+
+// Authorizer decides which topics clients may publish to, subscribe to and
+// receive (Config.ACL; server/acl implements it over a rule file). The
+// broker asks it once per client for that client's compiled view, at the
+// client's first publish, subscribe, delivery or will, and asks the view per
+// topic. Its methods run on event loops and must not block. A nil
+// Config.ACL costs the publish path one boolean test.
+//
+// Several authorizers (a rule file, an HTTP hook's cached decisions) are
+// combined with AllOf: each must allow.
+type Authorizer interface {
+	// Generation changes whenever the rules change (a reload); the broker
+	// then asks ForClient again before the client's next check.
+	Generation() uint64
+	// ForClient returns the client's view of the rules, or nil when the
+	// client may do everything.
+	ForClient(id *ClientIdentity) TopicAuthorizer
+}
+
+// ClientIdentity is what rules may select a client by. Valid during
+// ForClient; the strings may be kept.
+type ClientIdentity struct {
+	ClientID string
+	Username string   // "" for a client without one
+	Remote   net.Addr // the PROXY header's source where one was trusted
+}
+
+// TopicAuthorizer is one client's view of the rules. Its methods run on the
+// client's event loop only; topic and filter are borrowed for the call.
+type TopicAuthorizer interface {
+	// CanPublish: may the client publish to topic (or leave a will on it)?
+	CanPublish(topic []byte) bool
+	// CanSubscribe: may the client subscribe to filter? Shared
+	// subscriptions ($share/group/f, $queue/f) arrive whole.
+	CanSubscribe(filter []byte) bool
+	// CanReceive: may a message on topic be delivered to the client? Asked
+	// for every delivery, so that a wildcard subscription never carries a
+	// topic the client may not read, and for retained messages.
+	CanReceive(topic []byte) bool
+}
+
+// AllOf combines authorizers: a client may do what every one of them
+// allows. Nil entries are skipped. This is where an HTTP hook's authorizer
+// joins the ACL file.
+func AllOf(as ...Authorizer) Authorizer {
+	var list allOf
+	for _, a := range as {
+		if a != nil {
+			list = append(list, a)
+		}
+	}
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0]
+	}
+	return list
+}
+
+type allOf []Authorizer
+
+func (a allOf) Generation() uint64 {
+	var g uint64
+	for _, x := range a {
+		g += x.Generation() // each only grows, so the sum changes when any does
+	}
+	return g
+}
+
+func (a allOf) ForClient(id *ClientIdentity) TopicAuthorizer {
+	var views allViews
+	for _, x := range a {
+		if v := x.ForClient(id); v != nil {
+			views = append(views, v)
+		}
+	}
+	return views.single()
+}
+
+type allViews []TopicAuthorizer
+
+func (vs allViews) single() TopicAuthorizer {
+	switch len(vs) {
+	case 0:
+		return nil
+	case 1:
+		return vs[0]
+	}
+	return vs
+}
+
+func (vs allViews) CanPublish(t []byte) bool {
+	for _, v := range vs {
+		if !v.CanPublish(t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (vs allViews) CanSubscribe(f []byte) bool {
+	for _, v := range vs {
+		if !v.CanSubscribe(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (vs allViews) CanReceive(t []byte) bool {
+	for _, v := range vs {
+		if !v.CanReceive(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientACL is a client's cached view: rebuilt when Config.ACL's
+// generation moves on. Behind a pointer in clientExtra, so idle
+// connections (and connections on a broker without rules) carry none.
+type clientACL struct {
+	gen  uint64
+	view TopicAuthorizer // nil: everything allowed
+}
+
+// topicRules returns c's view of the topic rules (Config.ACL and the rules
+// its authentication attached), or nil if c may do everything. Owner only;
+// called only when srv.checkTopics.
+func (l *loop) topicRules(c *client) TopicAuthorizer {
+	a := l.srv.cfg.ACL
+	x := c.x
+	if a == nil && (x == nil || x.rules == nil) {
+		return nil
+	}
+	var gen uint64
+	if a != nil {
+		gen = a.Generation()
+	}
+	if x != nil && x.acl != nil && x.acl.gen == gen {
+		return x.acl.view
+	}
+	return l.bindTopicRules(c, a, gen)
+}
+
+// bindTopicRules compiles and caches c's view. It needs c's session (the
+// client id), so it is only reached once CONNECT is accepted.
+func (l *loop) bindTopicRules(c *client, a Authorizer, gen uint64) TopicAuthorizer {
+	x := c.ext()
+	id := ClientIdentity{ClientID: c.clientID(), Username: c.username(), Remote: c.remoteAddr()}
+	var views allViews
+	if a != nil {
+		if v := a.ForClient(&id); v != nil {
+			views = append(views, v)
+		}
+	}
+	if x.rules != nil {
+		views = append(views, newRulesView(x.rules, &id))
+	}
+	if x.acl == nil {
+		x.acl = &clientACL{}
+	}
+	x.acl.gen, x.acl.view = gen, views.single()
+	return x.acl.view
+}
+
+// mayPublish, maySubscribe and mayReceive ask c's rules. Owner only.
+func (l *loop) mayPublish(c *client, topic []byte) bool {
+	v := l.topicRules(c)
+	return v == nil || v.CanPublish(topic)
+}
+
+func (l *loop) maySubscribe(c *client, filter []byte) bool {
+	v := l.topicRules(c)
+	return v == nil || v.CanSubscribe(filter)
+}
+
+func (l *loop) mayReceive(c *client, topic []byte) bool {
+	v := l.topicRules(c)
+	return v == nil || v.CanReceive(topic)
+}
+
+// rulesView applies ClientRules: short lists (a token's claims), matched
+// one filter after another, with %u and %c substituted once, at CONNECT.
+type rulesView struct {
+	pub, sub    []string
+	pubN, subN  bool // the list was given (nil means: no confinement)
+	user, cltID string
+}
+
+func newRulesView(r *ClientRules, id *ClientIdentity) *rulesView {
+	v := &rulesView{pubN: r.Publish != nil, subN: r.Subscribe != nil}
+	v.pub = substituteAll(r.Publish, id)
+	v.sub = substituteAll(r.Subscribe, id)
+	return v
+}
+
+// substituteAll replaces %u and %c. A filter naming %u for a client without
+// a user name is dropped (it grants nothing), as is one whose substitution
+// would smuggle a wildcard or a level separator in.
+func substituteAll(fs []string, id *ClientIdentity) []string {
+	var out []string
+	for _, f := range fs {
+		if strings.Contains(f, "%u") {
+			if id.Username == "" || strings.ContainsAny(id.Username, "+#/") {
+				continue
+			}
+			f = strings.ReplaceAll(f, "%u", id.Username)
+		}
+		if strings.Contains(f, "%c") {
+			if strings.ContainsAny(id.ClientID, "+#/") {
+				continue
+			}
+			f = strings.ReplaceAll(f, "%c", id.ClientID)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (v *rulesView) CanPublish(t []byte) bool {
+	if !v.pubN {
+		return true
+	}
+	for _, f := range v.pub {
+		if topicMatches(f, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *rulesView) CanSubscribe(filter []byte) bool {
+	if !v.subN {
+		return true
+	}
+	if _, f, shared := router.ParseShared(filter); shared {
+		filter = f
+	}
+	for _, f := range v.sub {
+		if router.FilterCovers(f, string(filter)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *rulesView) CanReceive(t []byte) bool {
+	if !v.subN {
+		return true
+	}
+	for _, f := range v.sub {
+		if topicMatches(f, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// topicMatches is router.TopicMatches on a borrowed topic, without
+// copying it.
+func topicMatches(filter string, topic []byte) bool {
+	if len(topic) > 0 && topic[0] == '$' && len(filter) > 0 && (filter[0] == '+' || filter[0] == '#') {
+		return false // [MQTT-4.7.2-1]
+	}
+	for {
+		fl, frest, fmore := strings.Cut(filter, "/")
+		if fl == "#" {
+			return true
+		}
+		tl, trest, tmore := topic, []byte(nil), false
+		for i, ch := range topic {
+			if ch == '/' {
+				tl, trest, tmore = topic[:i], topic[i+1:], true
+				break
+			}
+		}
+		if fl != "+" && fl != string(tl) {
+			return false
+		}
+		if !fmore || !tmore {
+			return fmore == tmore || (fmore && frest == "#") // "a/#" matches "a" [MQTT-4.7.1-2]
+		}
+		filter, topic = frest, trest
+	}
+}
