@@ -205,8 +205,8 @@ topic read
 		check{"pub", "out/x", true},
 		check{"recv", "out/x", false},
 		check{"recv", "roger2/x", false}, // that line is in alice's section
-		check{"recv", "read", true},     // "topic read" alone is a topic named read
-		check{"pub", "public/a", false}, // the anonymous section is not roger's
+		check{"recv", "read", true},      // "topic read" alone is a topic named read
+		check{"pub", "public/a", false},  // the anonymous section is not roger's
 		check{"pub", "users/roger/out", true},
 		check{"recv", "users/roger/out", false},
 		check{"pub", "devices/r1/x", true},
