@@ -47,6 +47,10 @@ type node struct {
 	tmpl []tmplEdge       // levels holding %u or %c, resolved per client
 	end  [nPerms]int32    // rules whose filter ends at this node
 	hash [nPerms]int32    // rules whose filter ends with "#" below this node
+	// below has bit 1<<slot set when a rule with that permission ends at
+	// or under this node: a check skips the branches that cannot decide
+	// it (a receive check does not walk a subtree of publish rules).
+	below uint8
 }
 
 func newNode() *node {
@@ -143,6 +147,8 @@ func build(rules []*rule) *view {
 
 func (v *view) insert(r *rule, pos int32) {
 	n := v.root
+	mask := slotMask(r.perms)
+	n.below |= mask
 	levels := strings.Split(r.filter, "/")
 	for i, lv := range levels {
 		if lv == "#" && i == len(levels)-1 {
@@ -150,8 +156,20 @@ func (v *view) insert(r *rule, pos int32) {
 			return
 		}
 		n = n.child(lv, r.templates)
+		n.below |= mask
 	}
 	setFirst(&n.end, r.perms, pos)
+}
+
+// slotMask is the below bits of perms.
+func slotMask(perms perm) uint8 {
+	var m uint8
+	for _, p := range [...]perm{permPub, permSub, permRead} {
+		if perms&p != 0 {
+			m |= 1 << permIndex(p)
+		}
+	}
+	return m
 }
 
 // setFirst records pos for each permission of perms not yet held by an
@@ -231,6 +249,9 @@ func (n *node) match(t []byte, pi int, w *who, first bool, best int32) int32 {
 }
 
 func (n *node) next(rest []byte, more bool, pi int, w *who, best int32) int32 {
+	if n.below&(1<<pi) == 0 {
+		return best
+	}
 	if !more {
 		// "x/#" also matches x itself [MQTT-4.7.1-2].
 		return min(best, n.end[pi], n.hash[pi])
@@ -278,6 +299,9 @@ func (n *node) cover(f []byte, pi int, w *who, first bool, best int32) int32 {
 }
 
 func (n *node) coverNext(rest []byte, more bool, pi int, w *who, best int32) int32 {
+	if n.below&(1<<pi) == 0 {
+		return best
+	}
 	if !more {
 		return min(best, n.end[pi], n.hash[pi])
 	}
