@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cp7/cp7/router"
 	"github.com/cp7/cp7/server"
 )
 
@@ -307,3 +308,51 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestTrieAgreesWithRouter compares a one-rule trie with the router's
+// string matchers over every filter and topic of a small alphabet.
+func TestTrieAgreesWithRouter(t *testing.T) {
+	levels := []string{"a", "b", "$s", "+", "#", ""}
+	var filters, topics []string
+	var gen func(prefix string, depth int)
+	gen = func(prefix string, depth int) {
+		for _, l := range levels {
+			f := l
+			if depth > 0 {
+				f = prefix + "/" + l
+			}
+			if router.ValidFilter([]byte(f)) {
+				filters = append(filters, f)
+				if router.ValidTopicName([]byte(f)) {
+					topics = append(topics, f)
+				}
+			}
+			if depth < 2 {
+				gen(f, depth+1)
+			}
+		}
+	}
+	gen("", 0)
+	if len(filters) < 150 || len(topics) < 60 {
+		t.Fatalf("only %d filters and %d topics", len(filters), len(topics))
+	}
+	for _, rf := range filters {
+		r, err := Parse("p", []byte("allow both "+strconvQuote(rf)+"\n"), FormatCP7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := New(r, false).ForClient(&server.ClientIdentity{ClientID: "c"})
+		for _, tp := range topics {
+			if got, want := v.CanReceive([]byte(tp)), router.TopicMatches(rf, tp); got != want {
+				t.Fatalf("rule %q topic %q: trie %v, router %v", rf, tp, got, want)
+			}
+		}
+		for _, f := range filters {
+			if got, want := v.CanSubscribe([]byte(f)), router.FilterCovers(rf, f); got != want {
+				t.Fatalf("rule %q filter %q: trie %v, router %v", rf, f, got, want)
+			}
+		}
+	}
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }

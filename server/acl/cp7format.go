@@ -47,16 +47,16 @@ func parseCP7(name string, data []byte) ([]*rule, error) {
 const cp7Usage = "a rule is: allow|deny pub|sub|both FILTER [user=NAME] [client=ID] [addr=CIDR] [anonymous]"
 
 func cp7Rule(f []string) (*rule, error) {
-	if len(f) < 3 {
-		return nil, fmt.Errorf("too few words: %s", cp7Usage)
-	}
 	r := &rule{templates: true}
 	switch f[0] {
 	case "allow":
 		r.allow = true
 	case "deny":
 	default:
-		return nil, fmt.Errorf("%q: a rule starts with allow or deny (%s)", f[0], cp7Usage)
+		return nil, fmt.Errorf("%q: a rule starts with allow or deny (%s; a Mosquitto acl_file needs -acl-format mosquitto or auto)", f[0], cp7Usage)
+	}
+	if len(f) < 3 {
+		return nil, fmt.Errorf("too few words: %s", cp7Usage)
 	}
 	switch f[1] {
 	case "pub":
