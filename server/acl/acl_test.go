@@ -356,3 +356,38 @@ func TestTrieAgreesWithRouter(t *testing.T) {
 }
 
 func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
+// TestExamplesLoad keeps deploy/acl's examples valid and checks what they
+// promise.
+func TestExamplesLoad(t *testing.T) {
+	r, err := Load("../../deploy/acl/acl.example", FormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, r, false, ident{user: "dev-7", client: "dev-7"},
+		check{"pub", "devices/dev-7/telemetry/t", true},
+		check{"pub", "devices/dev-8/telemetry/t", false},
+		check{"sub", "devices/dev-7/commands/#", true},
+		check{"sub", "inbox/dev-7/x", true},
+		check{"recv", "audit/x", false},
+	)
+	run(t, r, false, ident{user: "dev-00042", client: "dev-00042"},
+		check{"pub", "devices/dev-00042/state", false},
+	)
+	run(t, r, true, ident{user: "ops", client: "o", addr: "10.20.1.1"},
+		check{"sub", "$SYS/#", true},
+		check{"recv", "audit/x", true},
+	)
+	run(t, r, true, ident{user: "ops", client: "o", addr: "192.168.1.1"},
+		check{"recv", "audit/x", false},
+	)
+	m, err := Load("../../deploy/acl/mosquitto-acl.example", FormatAuto)
+	if err != nil || m.Format() != FormatMosquitto {
+		t.Fatalf("mosquitto example: %v, format %v", err, m.Format())
+	}
+	run(t, m, false, ident{user: "roger", client: "r"},
+		check{"recv", "sensors/a", true},
+		check{"recv", "sensors/secret/a", false},
+		check{"pub", "clients/r/status", true},
+	)
+}
