@@ -66,6 +66,42 @@ func AllOf(as ...Authorizer) Authorizer {
 	return list
 }
 
+// Actions named to a TopicFunc.
+const (
+	ActionPublish   = "publish"
+	ActionSubscribe = "subscribe"
+	ActionReceive   = "receive"
+)
+
+// TopicFunc answers one question about one client: may it do action
+// (ActionPublish, ActionSubscribe, ActionReceive) on topic (a filter for
+// subscribe)? It runs on the client's event loop and must not block (an
+// HTTP hook answers from its decision cache and applies its fail policy on a
+// miss). topic is borrowed for the call.
+type TopicFunc func(id *ClientIdentity, action string, topic []byte) bool
+
+// FuncAuthorizer makes an Authorizer of per-question checks, such as an
+// HTTP hook's: every check of every client calls f with the client's
+// identity. Its generation never changes: f answers from its own state.
+func FuncAuthorizer(f TopicFunc) Authorizer { return funcAuthorizer{f} }
+
+type funcAuthorizer struct{ f TopicFunc }
+
+func (funcAuthorizer) Generation() uint64 { return 0 }
+
+func (a funcAuthorizer) ForClient(id *ClientIdentity) TopicAuthorizer {
+	return &funcView{f: a.f, id: *id}
+}
+
+type funcView struct {
+	f  TopicFunc
+	id ClientIdentity
+}
+
+func (v *funcView) CanPublish(t []byte) bool   { return v.f(&v.id, ActionPublish, t) }
+func (v *funcView) CanSubscribe(f []byte) bool { return v.f(&v.id, ActionSubscribe, f) }
+func (v *funcView) CanReceive(t []byte) bool   { return v.f(&v.id, ActionReceive, t) }
+
 type allOf []Authorizer
 
 func (a allOf) Generation() uint64 {

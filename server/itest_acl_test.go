@@ -383,3 +383,26 @@ func TestACLWillDenied(t *testing.T) {
 		t.Fatalf("WillsSent %d, want 1", s.WillsSent)
 	}
 }
+
+// TestACLChain: AllOf joins the rule file and a per-question check (the
+// shape of an HTTP hook's cached decisions): both must allow.
+func TestACLChain(t *testing.T) {
+	r, err := acl.Parse("c.acl", []byte("allow both #\n"), acl.FormatCP7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := server.FuncAuthorizer(func(id *server.ClientIdentity, action string, topic []byte) bool {
+		return !(action == server.ActionPublish && string(topic) == "hook/no") &&
+			!(action == server.ActionReceive && string(topic) == "hook/unread" && id.ClientID == "sub")
+	})
+	srv := servertest.Start(t, func(c *server.Config) { c.ACL = server.AllOf(acl.New(r, false), hook) })
+	in := newInbox()
+	sub := aclPaho(t, srv, "sub", "", nil)
+	pahoSubscribe(t, sub, "hook/#", 1, in)
+	pub := aclPaho(t, srv, "pub", "", nil)
+	pahoPublish(t, pub, "hook/no", 1, false, "")
+	pahoPublish(t, pub, "hook/unread", 1, false, "")
+	pahoPublish(t, pub, "hook/yes", 1, false, "")
+	pahoPublish(t, pub, "hook/fence", 0, false, "")
+	sameTopics(t, untilFence(t, in, "hook/fence"), "hook/yes")
+}
