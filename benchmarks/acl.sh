@@ -49,6 +49,9 @@ command -v mosquitto >/dev/null || HAVE_MOSQ=0
 	echo "pattern write bench/in/%c"
 	echo "pattern read bench/#"
 } >"$WORK/acl"
+# Mosquitto started as root reads its acl_file as user mosquitto.
+chmod 755 "$WORK"
+chmod 644 "$WORK/acl"
 say "rule file: $(grep -c -E '^(topic|pattern)' "$WORK/acl") rules"
 
 start() { # name acl(0/1)
