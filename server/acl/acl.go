@@ -19,11 +19,13 @@ type Rules struct {
 	name   string
 	format Format
 	rules  []*rule
-	// Index: a client's candidate rules are those of its user name, its
-	// client id, the anonymous ones when it has no user name, the ones for
-	// everybody, and the conditional ones (CIDR, prefixes) checked one by
-	// one. A file of per-user rules therefore costs each client only its
-	// own lines, at CONNECT, whatever the file's size.
+	allow  []bool // allow[pos]: what the rule at pos decides
+	// Index: a client's own rules are those of its user name, its client
+	// id, the anonymous ones when it has no user name, and the conditional
+	// ones (CIDR, prefixes) checked one by one at its first check. A file
+	// of per-user rules therefore costs each client only its own lines,
+	// whatever the file's size. The rules for everybody (`always`) are
+	// compiled once and shared by every client.
 	byUser   map[string][]int32
 	byClient map[string][]int32
 	anon     []int32
@@ -36,9 +38,9 @@ type Rules struct {
 	// Warnings are remarks about the file that do not stop it loading.
 	Warnings []string
 
-	alwaysView *view // the view of a client selecting only `always`
+	alwaysView *view // the rules for everybody; nil when there are none
 	mu         sync.Mutex
-	views      map[string]*view // by the positions selected
+	views      map[string]*view // clients' own rules, by the positions selected
 }
 
 // maxViews bounds the cache of compiled views (one per distinct selection,
@@ -53,11 +55,13 @@ func (r *Rules) Format() Format { return r.format }
 
 func (r *Rules) index(rules []*rule) {
 	r.rules = rules
+	r.allow = make([]bool, len(rules))
 	r.byUser = map[string][]int32{}
 	r.byClient = map[string][]int32{}
 	r.views = map[string]*view{}
 	for i, x := range rules {
 		pos := int32(i)
+		r.allow[i] = x.allow
 		switch {
 		case x.pattern:
 			r.patterns = true
@@ -74,24 +78,18 @@ func (r *Rules) index(rules []*rule) {
 			r.cond = append(r.cond, pos)
 		}
 	}
-	sel := make([]*rule, len(r.always))
-	for i, p := range r.always {
-		sel[i] = rules[p]
+	if len(r.always) > 0 {
+		r.alwaysView = build(rules, r.always)
 	}
-	r.alwaysView = build(sel)
 }
 
-// selection returns the positions of the rules that apply to a client, in
-// order. dangerous drops Mosquitto patterns (see parseMosquitto).
-func (r *Rules) selection(user, client string, addr netip.Addr, dangerous bool) []int32 {
+// selection returns the positions of the client's own rules (not those
+// for everybody), in order; nil when there are none.
+func (r *Rules) selection(user, client string, addr netip.Addr) []int32 {
 	var sel []int32
 	add := func(ps []int32) {
 		for _, p := range ps {
-			x := r.rules[p]
-			if dangerous && x.pattern {
-				continue
-			}
-			if x.selects(user, client, addr) {
+			if r.rules[p].selects(user, client, addr) {
 				sel = append(sel, p)
 			}
 		}
@@ -103,13 +101,6 @@ func (r *Rules) selection(user, client string, addr netip.Addr, dangerous bool) 
 	}
 	add(r.byClient[client])
 	add(r.cond)
-	if len(sel) == 0 && !dangerous {
-		return nil // only `always`: the shared view
-	}
-	add(r.always)
-	if sel == nil {
-		sel = []int32{} // not nil: nil stands for the shared view
-	}
 	slices.Sort(sel)
 	return sel
 }
@@ -117,8 +108,8 @@ func (r *Rules) selection(user, client string, addr netip.Addr, dangerous bool) 
 // viewFor returns the compiled view of a selection, shared with every
 // client that selects the same rules.
 func (r *Rules) viewFor(sel []int32) *view {
-	if sel == nil {
-		return r.alwaysView
+	if len(sel) == 0 {
+		return nil
 	}
 	key := make([]byte, 4*len(sel))
 	for i, p := range sel {
@@ -130,11 +121,7 @@ func (r *Rules) viewFor(sel []int32) *view {
 	if v != nil {
 		return v
 	}
-	rs := make([]*rule, len(sel))
-	for i, p := range sel {
-		rs[i] = r.rules[p]
-	}
-	v = build(rs)
+	v = build(r.rules, sel)
 	r.mu.Lock()
 	if len(r.views) < maxViews {
 		r.views[string(key)] = v
@@ -177,21 +164,27 @@ func (a *ACL) Generation() uint64 { return a.cur.Load().gen }
 
 // ForClient returns the client's view of the rules (server.Authorizer).
 // It runs on the client's event loop at its first check and after a Swap.
-// The compiled trie is shared by every client that selects the same rules
-// (%u and %c are resolved while matching, not compiled in); the view costs
-// one small allocation per client.
+// The compiled tries are shared: the rules for everybody by every client,
+// a client's own rules by every client that selects the same ones (%u and
+// %c are resolved while matching, not compiled in). The view itself is one
+// small allocation per client.
 func (a *ACL) ForClient(id *server.ClientIdentity) server.TopicAuthorizer {
 	st := a.cur.Load()
 	r := st.rules
-	addr := addrOf(id.Remote)
-	dangerous := r.patterns && strings.ContainsAny(id.Username+id.ClientID, "+#")
-	sel := r.selection(id.Username, id.ClientID, addr, dangerous)
-	v := r.viewFor(sel)
-	if len(v.allow) == 0 && st.defaultAllow && !dangerous {
+	own := r.viewFor(r.selection(id.Username, id.ClientID, addrOf(id.Remote)))
+	shared := r.alwaysView
+	defaultAllow := st.defaultAllow
+	if r.patterns && (strings.ContainsAny(id.Username, "+#") || strings.ContainsAny(id.ClientID, "+#")) {
+		// Mosquitto refuses a client whose identity could widen a
+		// pattern: no patterns, and what its own lines do not allow is
+		// denied.
+		shared, defaultAllow = nil, false
+	}
+	if own == nil && shared == nil && defaultAllow {
 		return nil // nothing applies and everything is allowed: no checks
 	}
-	return &clientView{v: v, w: who{user: id.Username, client: id.ClientID},
-		defaultAllow: st.defaultAllow && !dangerous, subscribeAlways: r.subscribeAlways}
+	return &clientView{own: own, shared: shared, allow: r.allow, w: who{user: id.Username, client: id.ClientID},
+		defaultAllow: defaultAllow, subscribeAlways: r.subscribeAlways}
 }
 
 func addrOf(a net.Addr) netip.Addr {
@@ -209,11 +202,12 @@ func addrOf(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// clientView is one client's compiled rules (server.TopicAuthorizer):
-// the shared trie and the identity its %u and %c resolve to. Owned by the
-// client's event loop; the trie is read-only.
+// clientView is one client's compiled rules (server.TopicAuthorizer): its
+// own rules, the rules for everybody, and the identity %u and %c resolve
+// to. Owned by the client's event loop; the tries are read-only.
 type clientView struct {
-	v               *view
+	own, shared     *view
+	allow           []bool
 	w               who
 	defaultAllow    bool
 	subscribeAlways bool
@@ -223,12 +217,17 @@ func (c *clientView) decide(pos int32) bool {
 	if pos == none {
 		return c.defaultAllow
 	}
-	return c.v.allow[pos]
+	return c.allow[pos]
+}
+
+func (c *clientView) topic(topic []byte, p perm) bool {
+	pi := permIndex(p)
+	return c.decide(min(c.own.matchTopic(topic, pi, &c.w), c.shared.matchTopic(topic, pi, &c.w)))
 }
 
 // CanPublish: may the client publish to topic (or leave a will on it)?
 func (c *clientView) CanPublish(topic []byte) bool {
-	return c.decide(c.v.matchTopic(topic, permIndex(permPub), &c.w))
+	return c.topic(topic, permPub)
 }
 
 // CanSubscribe: may the client subscribe to filter? The first rule whose
@@ -241,10 +240,11 @@ func (c *clientView) CanSubscribe(filter []byte) bool {
 	if _, f, shared := router.ParseShared(filter); shared {
 		filter = f
 	}
-	return c.decide(c.v.coverFilter(filter, permIndex(permSub), &c.w))
+	pi := permIndex(permSub)
+	return c.decide(min(c.own.coverFilter(filter, pi, &c.w), c.shared.coverFilter(filter, pi, &c.w)))
 }
 
 // CanReceive: may a message on topic be delivered to the client?
 func (c *clientView) CanReceive(topic []byte) bool {
-	return c.decide(c.v.matchTopic(topic, permIndex(permRead), &c.w))
+	return c.topic(topic, permRead)
 }

@@ -272,14 +272,19 @@ func TestNoRulesDefaultAllowIsFree(t *testing.T) {
 	}
 }
 
-// TestViewsAreShared: clients selecting the same rules share one trie.
+// TestViewsAreShared: clients selecting the same rules share one trie,
+// and the rules for everybody are one trie for all.
 func TestViewsAreShared(t *testing.T) {
 	r := parse(t, "allow pub u/%u/# user=alice\nallow pub x\n", FormatCP7)
 	a := New(r, false)
 	v1 := a.ForClient(&server.ClientIdentity{ClientID: "1", Username: "alice"}).(*clientView)
 	v2 := a.ForClient(&server.ClientIdentity{ClientID: "2", Username: "alice"}).(*clientView)
-	if v1.v != v2.v {
+	if v1.own == nil || v1.own != v2.own {
 		t.Fatal("two clients of one user compiled two tries")
+	}
+	v3 := a.ForClient(&server.ClientIdentity{ClientID: "3", Username: "bob"}).(*clientView)
+	if v3.own != nil || v3.shared != v1.shared || v1.shared == nil {
+		t.Fatal("the rules for everybody are not one shared trie")
 	}
 }
 

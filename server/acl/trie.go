@@ -128,19 +128,20 @@ func parseTemplate(level string) (parts []tmplPart, ok bool) {
 	return parts, true
 }
 
-// view is the compiled rules of one selection: allow[i] is the decision of
-// the i-th selected rule.
+// view is a compiled set of rules. Nodes hold the rules' positions in the
+// file (Rules.allow says what each decides), so that two views (a client's
+// own rules and the rules for everybody) are checked separately and the
+// smaller position wins, as if they were one list.
 type view struct {
-	root  *node
-	allow []bool
+	root *node
+	n    int // rules compiled in
 }
 
-// build compiles the selected rules, in order.
-func build(rules []*rule) *view {
-	v := &view{root: newNode(), allow: make([]bool, len(rules))}
-	for i, r := range rules {
-		v.allow[i] = r.allow
-		v.insert(r, int32(i))
+// build compiles rules[pos] for each of positions, given in order.
+func build(rules []*rule, positions []int32) *view {
+	v := &view{root: newNode(), n: len(positions)}
+	for _, p := range positions {
+		v.insert(rules[p], p)
 	}
 	return v
 }
@@ -225,6 +226,9 @@ func cut(t []byte) (level, rest []byte, more bool) {
 // level does not match a topic starting with '$' [MQTT-4.7.2-1], so "#"
 // does not grant "$SYS/..." (Mosquitto's rule too).
 func (v *view) matchTopic(topic []byte, pi int, w *who) int32 {
+	if v == nil {
+		return none
+	}
 	return v.root.match(topic, pi, w, true, none)
 }
 
@@ -264,6 +268,9 @@ func (n *node) next(rest []byte, more bool, pi int, w *who, best int32) int32 {
 // matches too. So "sensors/#" covers "sensors/+/temp", and "sensors/+/temp"
 // does not cover "sensors/#" (which also reaches sensors/a/humidity).
 func (v *view) coverFilter(filter []byte, pi int, w *who) int32 {
+	if v == nil {
+		return none
+	}
 	return v.root.cover(filter, pi, w, true, none)
 }
 
