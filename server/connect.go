@@ -102,9 +102,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 			l.srv.stats.authFailed.Add(1)
 			return l.refuse(c, rc, "authentication failed")
 		}
-		if info.Rules != nil {
-			c.ext().rules = info.Rules
-		}
+		c.setRules(info.Rules)
 	}
 	c.state = stateAttaching
 	l.attach(req)
