@@ -37,7 +37,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 			rc = codec.TopicFilterInvalid
 		}
 		if rc == 0 && l.srv.checkTopics && !l.maySubscribe(c, sub.Filter) {
-			rc = codec.NotAuthorized // 0x87 [MQTT-3.9.3] (MQTT 5.0 §3.9.3 lists it)
+			rc = codec.NotAuthorized // 0x87, a SUBACK reason code for this filter [MQTT-3.9.3-1, 3.9.3-2]
 			l.srv.stats.deniedSubscribe.Add(1)
 		}
 		if rc != 0 {
