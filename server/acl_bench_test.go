@@ -13,7 +13,9 @@ import (
 // index skips them for every other client) and half for everybody (all in
 // the publisher's trie, under the level its topic walks through), plus the
 // two rules that let "pub" publish and "sub0" receive.
-func aclBenchRules(b *testing.B, n int) *acl.Rules {
+func aclBenchRules(b *testing.B, n int) *acl.Rules { return aclRulesForTest(b, n) }
+
+func aclRulesForTest(tb testing.TB, n int) *acl.Rules {
 	var sb strings.Builder
 	for i := range n / 2 {
 		fmt.Fprintf(&sb, "allow both devices/dev%d/# client=dev%d\n", i, i)
@@ -24,7 +26,7 @@ func aclBenchRules(b *testing.B, n int) *acl.Rules {
 	sb.WriteString("allow pub sensors/+/temp client=pub\nallow sub sensors/# client=sub*\n")
 	r, err := acl.Parse("bench.acl", []byte(sb.String()), acl.FormatCP7)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return r
 }
