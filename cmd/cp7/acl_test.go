@@ -86,3 +86,18 @@ func TestACLReloadKeepsRulesOnError(t *testing.T) {
 	require.Equal(t, gen, o.cfg.ACL.Generation(), "a failed reload must keep the rules")
 	require.True(t, strings.Contains(logs.String(), "ACL reload failed") && strings.Contains(logs.String(), file+":2"), logs.String())
 }
+
+// TestACLCommand: cp7 acl checks a file and answers questions for one
+// client.
+func TestACLCommand(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "acl")
+	require.NoError(t, os.WriteFile(file, []byte("allow pub up/%c/# user=dev\nallow sub down/# addr=10.0.0.0/8\n"), 0o600))
+	var out bytes.Buffer
+	require.NoError(t, runACL([]string{file, "-user", "dev", "-client", "d1", "-addr", "10.1.1.1",
+		"pub", "up/d1/x", "pub", "up/d2/x", "sub", "down/#", "recv", "other"}, &out))
+	require.Equal(t, file+": cp7 format, 2 rules, default deny\nallow pub up/d1/x\ndeny pub up/d2/x\nallow sub down/#\ndeny recv other\n", out.String())
+	out.Reset()
+	require.NoError(t, os.WriteFile(file, []byte("allow pub a\nallow nothing b\n"), 0o600))
+	require.ErrorContains(t, runACL([]string{file}, &out), file+":2")
+	require.ErrorContains(t, runACL([]string{filepath.Join(t.TempDir(), "missing")}, &out), "cannot read")
+}
