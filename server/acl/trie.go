@@ -42,11 +42,15 @@ const none = math.MaxInt32
 // node is one level of the compiled filters. Owner: a view, immutable once
 // built, shared by every client whose rules are the same.
 type node struct {
-	lit  map[string]*node // literal levels; nil until the first
-	plus *node            // "+"
-	tmpl []tmplEdge       // levels holding %u or %c, resolved per client
-	end  [nPerms]int32    // rules whose filter ends at this node
-	hash [nPerms]int32    // rules whose filter ends with "#" below this node
+	// Literal levels: the first in one/oneKey (most nodes have one child,
+	// and a string compare is cheaper than hashing), the others in lit.
+	one    *node
+	oneKey string
+	lit    map[string]*node
+	plus   *node         // "+"
+	tmpl   []tmplEdge    // levels holding %u or %c, resolved per client
+	end    [nPerms]int32 // rules whose filter ends at this node
+	hash   [nPerms]int32 // rules whose filter ends with "#" below this node
 	// below has bit 1<<slot set when a rule with that permission ends at
 	// or under this node: a check skips the branches that cannot decide
 	// it (a receive check does not walk a subtree of publish rules).
@@ -202,15 +206,38 @@ func (n *node) child(level string, templates bool) *node {
 			return c
 		}
 	}
-	if c := n.lit[level]; c != nil {
+	if c := n.literal(level); c != nil {
+		return c
+	}
+	c := newNode()
+	if n.one == nil {
+		n.one, n.oneKey = c, level
 		return c
 	}
 	if n.lit == nil {
 		n.lit = make(map[string]*node, 1)
 	}
-	c := newNode()
 	n.lit[level] = c
 	return c
+}
+
+// literal returns the child for a literal level, or nil.
+func (n *node) literal(level string) *node {
+	if n.one != nil && n.oneKey == level {
+		return n.one
+	}
+	return n.lit[level]
+}
+
+// literalBytes is literal for a borrowed level, without copying it.
+func (n *node) literalBytes(level []byte) *node {
+	if n.one != nil && n.oneKey == string(level) {
+		return n.one
+	}
+	if n.lit == nil {
+		return nil
+	}
+	return n.lit[string(level)]
 }
 
 // cut splits the first level off t.
@@ -238,7 +265,7 @@ func (n *node) match(t []byte, pi int, w *who, first bool, best int32) int32 {
 	if !dollar {
 		best = min(best, n.hash[pi]) // "x/#" matches every level below x
 	}
-	if c := n.lit[string(level)]; c != nil {
+	if c := n.literalBytes(level); c != nil {
 		best = c.next(rest, more, pi, w, best)
 	}
 	if n.plus != nil && !dollar {
@@ -294,7 +321,7 @@ func (n *node) cover(f []byte, pi int, w *who, first bool, best int32) int32 {
 			best = n.plus.coverNext(rest, more, pi, w, best)
 		}
 	}
-	if c := n.lit[string(level)]; c != nil {
+	if c := n.literalBytes(level); c != nil {
 		best = c.coverNext(rest, more, pi, w, best)
 	}
 	for i := range n.tmpl {
