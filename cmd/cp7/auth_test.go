@@ -66,7 +66,10 @@ func authBroker(t *testing.T, args ...string) (*server.Server, *authFlags) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // v3Login connects a paho.mqtt.golang (3.1.1) client; it returns the
 // CONNACK return code (0 accepted) and disconnects in t.Cleanup.
