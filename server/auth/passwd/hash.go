@@ -45,10 +45,15 @@ const (
 // Parameters of new entries. argon2id follows OWASP's smallest recommended
 // setting (19 MiB, 2 passes, 1 lane): each concurrent check holds 19 MiB,
 // and the broker runs at most -auth-workers of them at once.
+var (
+	// variables, not constants, only so tests can make hashing cheap
+	argonTime, argonMemory uint32 = 2, 19 * 1024
+	bcryptCost                    = 10
+)
+
 const (
-	argonTime, argonMemory, argonThreads, argonKeyLen = 2, 19 * 1024, 1, 32
-	bcryptCost                                        = 10
-	pbkdf2Iterations                                  = 101 // mosquitto_passwd's own count
+	argonThreads, argonKeyLen = 1, 32
+	pbkdf2Iterations          = 101 // mosquitto_passwd's own count
 	// SCRAMIterations is the PBKDF2 count of new SCRAM entries: RFC 7677's
 	// minimum; clients pay it on every connect.
 	SCRAMIterations = 4096

@@ -8,6 +8,13 @@ import (
 	"testing"
 )
 
+// TestMain makes new hashes cheap: the race detector slows argon2id and
+// bcrypt twentyfold, and the costs do not change what is tested.
+func TestMain(m *testing.M) {
+	argonTime, argonMemory, bcryptCost = 1, 1024, 4
+	os.Exit(m.Run())
+}
+
 // mosquittoPasswd returns the path of Debian's mosquitto_passwd, skipping
 // outside CI when it is missing (scripts/install-deps.sh installs it).
 func mosquittoPasswd(t *testing.T) string {
