@@ -112,6 +112,13 @@ func (ch *Chain) Authenticate(info *server.ConnInfo) codec.ReasonCode {
 	}
 	k := ch.Cache.Key(info.Username, info.Password)
 	ch.mu.Lock()
+	if e, ok := ch.Cache.Get(k); ok {
+		// A check of these credentials ended since Quick looked (its Put
+		// comes before it leaves inflight).
+		ch.mu.Unlock()
+		info.User, info.Rules = e.User, e.Rules
+		return codec.Success
+	}
 	if c := ch.inflight[k]; c != nil {
 		ch.mu.Unlock()
 		<-c.done

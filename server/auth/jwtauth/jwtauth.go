@@ -48,6 +48,7 @@ type Verifier struct {
 	claim string
 	keys  atomic.Pointer[keySet]
 	now   func() time.Time // tests
+	opts  []jwt.ParserOption
 }
 
 // New loads the key files: PEM RSA or EC public keys (PKIX "PUBLIC KEY",
@@ -62,6 +63,8 @@ func New(files []string, usernameClaim string) (*Verifier, error) {
 		usernameClaim = DefaultUsernameClaim
 	}
 	v := &Verifier{files: files, claim: usernameClaim, now: time.Now}
+	v.opts = []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256", "RS256", "ES256"}), jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(func() time.Time { return v.now() })}
 	if err := v.Reload(); err != nil {
 		return nil, err
 	}
@@ -150,7 +153,18 @@ func (v *Verifier) Check(info *server.ConnInfo) auth.Result {
 	}
 	ks := v.keys.Load()
 	mc := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(string(info.Password), mc, func(t *jwt.Token) (any, error) {
+	var err error
+	auth.CPUBound(func() { _, err = jwt.ParseWithClaims(string(info.Password), mc, v.keyFunc(ks), v.opts...) })
+	if err != nil {
+		return auth.Result{Decision: auth.Deny, Reason: codec.BadUserNameOrPassword}
+	}
+	return v.result(info, mc)
+}
+
+// keyFunc gives the parser the keys of the token's algorithm family: with
+// several (rotation) each is tried.
+func (v *Verifier) keyFunc(ks *keySet) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
 		switch t.Method.(type) {
 		case *jwt.SigningMethodHMAC:
 			return jwt.VerificationKeySet{Keys: ks.hmac}, nil
@@ -160,10 +174,11 @@ func (v *Verifier) Check(info *server.ConnInfo) auth.Result {
 			return jwt.VerificationKeySet{Keys: ks.ecdsa}, nil
 		}
 		return nil, fmt.Errorf("jwtauth: algorithm %v not accepted", t.Header["alg"])
-	}, jwt.WithValidMethods([]string{"HS256", "RS256", "ES256"}), jwt.WithLeeway(Leeway), jwt.WithTimeFunc(v.now))
-	if err != nil {
-		return auth.Result{Decision: auth.Deny, Reason: codec.BadUserNameOrPassword}
 	}
+}
+
+// result turns verified claims into the decision.
+func (v *Verifier) result(info *server.ConnInfo, mc jwt.MapClaims) auth.Result {
 	user, _ := mc[v.claim].(string)
 	if user == "" || (len(info.Username) > 0 && string(info.Username) != user) {
 		return auth.Result{Decision: auth.Deny, Reason: codec.NotAuthorized}
