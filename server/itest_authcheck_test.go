@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cp7/cp7/codec"
 	"github.com/cp7/cp7/server"
@@ -174,5 +175,35 @@ func TestAuthAnswerAfterCloseIsIgnored(t *testing.T) {
 	servertest.Eventually(t, wait, func() bool { return srv.Stats().AuthPending == 0 }, "the answer arrived")
 	if n := srv.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions after an answer for a closed connection, want 0", n)
+	}
+}
+
+// TestSlowAuthOnGoroutineTransport: the same wait on the goroutine
+// transport (TLS, WebSocket): packets behind CONNECT are handled after the
+// worker's answer, and a refusal closes the connection at once.
+func TestSlowAuthOnGoroutineTransport(t *testing.T) {
+	t.Parallel()
+	g := newGatedAuth()
+	srv := servertest.Start(t, func(c *server.Config) {
+		c.Auth = g
+		c.ConnectTimeout = time.Minute // far beyond the wait below
+	})
+	addr := serveConnListener(t, srv)
+	ok := servertest.Dial(t, addr)
+	b := codec.AppendConnect(nil, withUser(servertest.NewConnect("gt-ok", true, 30), "slow1", "pw-slow1"))
+	ok.Write(codec.AppendPingreq(b))
+	bad := servertest.Dial(t, addr)
+	bad.Write(codec.AppendConnect(nil, withUser(servertest.NewConnect("gt-bad", true, 30), "slow2", "wrong")))
+	servertest.Eventually(t, wait, func() bool { return g.waiting.Load() == 2 }, "both checks running")
+	g.open()
+	if ack := ok.ExpectConnack(); ack.ReasonCode != codec.Success {
+		t.Fatalf("CONNACK %v", ack.ReasonCode)
+	}
+	ok.Expect(codec.PINGRESP)
+	if ack := bad.ExpectConnack(); ack.ReasonCode != codec.ReasonCode(codec.ConnRefusedBadUsernamePassword) {
+		t.Fatalf("CONNACK %v, want 0x04", ack.ReasonCode)
+	}
+	if !bad.Closed(wait) {
+		t.Fatal("a refused goroutine connection must close at once, not after the connect timeout")
 	}
 }
