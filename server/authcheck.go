@@ -93,10 +93,12 @@ func (p *authPool) work() {
 }
 
 // close stops the workers; queued jobs are dropped (their connections are
-// being closed by the server's shutdown).
+// being closed by the server's shutdown). A check still running (an HTTP
+// call up to its timeout) is waited for at most 2 s; its answer then finds
+// its loop gone.
 func (p *authPool) close() {
 	close(p.stop)
-	p.wg.Wait()
+	waitTimeout(&p.wg, 2*time.Second)
 }
 
 // authenticate runs Config.Auth for a CONNECT: at once when the

@@ -23,6 +23,18 @@ type gatedAuth struct {
 
 func newGatedAuth() *gatedAuth { return &gatedAuth{gate: make(chan struct{})} }
 
+// startGated starts a broker checking with g, whose gate opens at the
+// latest when the test ends, before the broker's Close (cleanups run last
+// in, first out), so a failed test does not leave Close behind stuck checks.
+func startGated(t *testing.T, g *gatedAuth, configure func(*server.Config)) *server.Server {
+	srv := servertest.Start(t, func(c *server.Config) {
+		c.Auth = g
+		configure(c)
+	})
+	t.Cleanup(g.open)
+	return srv
+}
+
 func (g *gatedAuth) open() { g.once.Do(func() { close(g.gate) }) }
 
 func (g *gatedAuth) Authenticate(i *server.ConnInfo) codec.ReasonCode {
@@ -55,9 +67,8 @@ func TestSlowAuthDoesNotStallTheLoop(t *testing.T) {
 	t.Parallel()
 	g := newGatedAuth()
 	const workers, storm = 2, 12
-	srv := servertest.Start(t, func(c *server.Config) {
+	srv := startGated(t, g, func(c *server.Config) {
 		c.EventLoops = 1
-		c.Auth = g
 		c.AuthWorkers = workers
 	})
 	sub := servertest.DialConnect(t, srv.Addr(), "storm-sub", true, false)
@@ -127,10 +138,7 @@ func TestSlowAuthDoesNotStallTheLoop(t *testing.T) {
 func TestAuthQueueFullIsServerBusy(t *testing.T) {
 	t.Parallel()
 	g := newGatedAuth()
-	srv := servertest.Start(t, func(c *server.Config) {
-		c.Auth = g
-		c.AuthWorkers, c.AuthQueue = 1, 1
-	})
+	srv := startGated(t, g, func(c *server.Config) { c.AuthWorkers, c.AuthQueue = 1, 1 })
 	first := servertest.Dial(t, srv.Addr())
 	first.Write(codec.AppendConnect(nil, withUser(servertest.NewConnect("busy-1", true, 30), "slow1", "pw-slow1")))
 	servertest.Eventually(t, wait, func() bool { return g.waiting.Load() == 1 }, "the worker holds the first check")
@@ -165,7 +173,7 @@ func TestAuthQueueFullIsServerBusy(t *testing.T) {
 func TestAuthAnswerAfterCloseIsIgnored(t *testing.T) {
 	t.Parallel()
 	g := newGatedAuth()
-	srv := servertest.Start(t, func(c *server.Config) { c.Auth = g })
+	srv := startGated(t, g, func(*server.Config) {})
 	c := servertest.Dial(t, srv.Addr())
 	c.Write(codec.AppendConnect(nil, withUser(servertest.NewConnect("gone-early", false, 30), "slow1", "pw-slow1")))
 	servertest.Eventually(t, wait, func() bool { return g.waiting.Load() == 1 }, "the check started")
@@ -184,10 +192,7 @@ func TestAuthAnswerAfterCloseIsIgnored(t *testing.T) {
 func TestSlowAuthOnGoroutineTransport(t *testing.T) {
 	t.Parallel()
 	g := newGatedAuth()
-	srv := servertest.Start(t, func(c *server.Config) {
-		c.Auth = g
-		c.ConnectTimeout = time.Minute // far beyond the wait below
-	})
+	srv := startGated(t, g, func(c *server.Config) { c.ConnectTimeout = time.Minute }) // far beyond the wait below
 	addr := serveConnListener(t, srv)
 	ok := servertest.Dial(t, addr)
 	b := codec.AppendConnect(nil, withUser(servertest.NewConnect("gt-ok", true, 30), "slow1", "pw-slow1"))
