@@ -28,6 +28,7 @@ import (
 
 	"github.com/cp7/cp7/codec"
 	"github.com/cp7/cp7/server"
+	"github.com/cp7/cp7/server/auth"
 	"github.com/cp7/cp7/server/servertest"
 )
 
@@ -416,4 +417,35 @@ func TestMethodsCombineInOrder(t *testing.T) {
 	require.Equal(t, int64(0), hs.calls.Load(), "the hook was not asked")
 	require.Equal(t, byte(0), v3Login(t, srv, "combo-empty", "empty", "x"), "unknown to the file: the hook decides")
 	require.Equal(t, int64(1), hs.calls.Load())
+}
+
+// TestAuthChainWiring: the flags build the chain in the documented order,
+// certificate users with -tls-cn-username, and no authenticator at all
+// when nothing is configured.
+func TestAuthChainWiring(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "passwd")
+	cp7Passwd(t, "x", "-hash", "pbkdf2-sha512", file, "u")
+	f := newJWTFixture(t)
+	o, err := parseFlagsEnv([]string{"-tls-cert", "c.pem", "-tls-key", "k.pem", "-tls-client-ca", "ca.pem", "-tls-cn-username",
+		"-password-file", file, "-jwt-key", f.hsFile, "-auth-http-url", "http://127.0.0.1:1/auth"}, func(string) string { return "" })
+	require.NoError(t, err)
+	ch, ok := o.cfg.Auth.(*auth.Chain)
+	require.True(t, ok, "a chain is the authenticator")
+	require.True(t, ch.CertUsers)
+	require.False(t, ch.AllowAnonymous)
+	var names []string
+	for _, m := range ch.Methods {
+		names = append(names, m.Name())
+	}
+	require.Equal(t, []string{"password-file", "jwt", "http"}, names)
+	require.NotNil(t, ch.Cache)
+	require.Len(t, o.cfg.EnhancedAuth, 1, "SCRAM from the password file")
+
+	o, err = parseFlagsEnv(nil, func(string) string { return "" })
+	require.NoError(t, err)
+	require.Nil(t, o.cfg.Auth, "nothing configured: no authenticator, nothing on the CONNECT path")
+	_, err = parseFlagsEnv([]string{"-auth-http-url", "http://x", "-auth-http-fail", "maybe"}, func(string) string { return "" })
+	require.ErrorContains(t, err, "closed")
+	_, err = parseFlagsEnv([]string{"-allow-anonymous=perhaps"}, func(string) string { return "" })
+	require.Error(t, err)
 }

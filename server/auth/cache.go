@@ -34,7 +34,7 @@ type cached struct {
 type Cache struct {
 	ttl  time.Duration
 	max  int
-	pool sync.Pool // of hash.Hash (HMAC under the process key)
+	pool sync.Pool // of *keyer (HMAC under the process key)
 
 	mu sync.RWMutex
 	m  map[Key]cached
@@ -45,22 +45,28 @@ func NewCache(max int, ttl time.Duration) *Cache {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	c := &Cache{ttl: ttl, max: max, m: make(map[Key]cached)}
-	c.pool.New = func() any { return hmac.New(sha256.New, secret) }
+	c.pool.New = func() any { return &keyer{h: hmac.New(sha256.New, secret)} }
 	return c
+}
+
+// keyer is a pooled HMAC with scratch space, so computing a key allocates
+// nothing (slices handed to an interface method escape).
+type keyer struct {
+	h   hash.Hash
+	buf [sha256.Size]byte
 }
 
 // Key computes the cache key of a user name and password.
 func (c *Cache) Key(user, password []byte) Key {
-	h := c.pool.Get().(hash.Hash)
-	h.Reset()
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(user))) // "ab"+"c" is not "a"+"bc"
-	h.Write(n[:])
-	h.Write(user)
-	h.Write(password)
+	kr := c.pool.Get().(*keyer)
+	kr.h.Reset()
+	binary.BigEndian.PutUint32(kr.buf[:4], uint32(len(user))) // "ab"+"c" is not "a"+"bc"
+	kr.h.Write(kr.buf[:4])
+	kr.h.Write(user)
+	kr.h.Write(password)
 	var k Key
-	h.Sum(k[:0])
-	c.pool.Put(h)
+	copy(k[:], kr.h.Sum(kr.buf[:0]))
+	c.pool.Put(kr)
 	return k
 }
 

@@ -161,3 +161,24 @@ func TestParseRefuses(t *testing.T) {
 		t.Fatal("a user twice must be refused")
 	}
 }
+
+// BenchmarkVerify is one slow check per kind, at the costs new entries get
+// (TestMain lowers them for the tests; the benchmark restores them).
+func BenchmarkVerify(b *testing.B) {
+	argonTime, argonMemory, bcryptCost = 2, 19*1024, 10
+	for _, k := range []Kind{PBKDF2SHA512, SCRAMSHA256, Bcrypt, Argon2id} {
+		h, err := Hash(k, []byte("s3cret"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, _ := ParseHash(h)
+		b.Run(string(k), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !e.Verify([]byte("s3cret")) {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}
