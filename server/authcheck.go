@@ -84,10 +84,13 @@ func (p *authPool) work() {
 			clear(j.buf) // the password copy is not needed any more
 			j.info.Password = nil
 			l := j.l
-			l.post(func() {
+			if !l.post(func() {
 				l.now = time.Now()
 				l.authAnswered(j)
-			}) // false: the connection's loop ended with it, nothing to answer
+			}) {
+				// The connection's loop ended with it: nothing to answer.
+				l.srv.stats.authPending.Add(-1)
+			}
 		}
 	}
 }
