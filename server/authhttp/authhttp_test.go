@@ -2,6 +2,8 @@ package authhttp
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -84,5 +86,29 @@ func TestFailurePolicy(t *testing.T) {
 	}
 	if _, err := New(Options{URL: "ftp://x"}); err == nil {
 		t.Fatal("a non-HTTP URL must be refused")
+	}
+}
+
+// TestKeepAlive: sequential decisions reuse one connection to the service.
+func TestKeepAlive(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	h, _ := New(Options{URL: srv.URL}) // no cache: every decision is a request
+	for i := range 10 {
+		if !h.Allow(Publish, "c", "u", fmt.Sprint("t/", i)) {
+			t.Fatal("204 is allow")
+		}
+	}
+	if h.Calls() != 10 || conns.Load() != 1 {
+		t.Fatalf("%d requests over %d connections, want 10 over 1", h.Calls(), conns.Load())
 	}
 }
