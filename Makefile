@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls million decompose clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth million decompose clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -41,6 +41,10 @@ bench:
 
 bench-tls:
 	./benchmarks/tls.sh
+
+# authentication cost next to Mosquitto: connect rates, publish latency during a credential storm
+bench-auth:
+	./benchmarks/auth.sh
 
 million:
 	./benchmarks/million.sh
