@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-acl million decompose clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl million decompose clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -41,6 +41,10 @@ bench:
 
 bench-tls:
 	./benchmarks/tls.sh
+
+# authentication cost next to Mosquitto: connect rates, publish latency during a credential storm
+bench-auth:
+	./benchmarks/auth.sh
 
 # Broker CPU per message with a 10,000-rule ACL against none, CP7 and
 # Mosquitto on the same acl_file (prints a Markdown table).

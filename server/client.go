@@ -25,6 +25,7 @@ type clientState uint8
 const (
 	stateNew       clientState = iota // waiting for CONNECT
 	stateAuth                         // v5 enhanced authentication in progress
+	stateChecking                     // CONNECT waits for an auth worker's answer
 	stateAttaching                    // CONNECT accepted, session being attached
 	stateConnected                    // CONNACK sent
 	stateClosed                       // gone; late tasks ignore it

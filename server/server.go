@@ -29,6 +29,7 @@ type Server struct {
 	retained *router.RetainTree[*Message]
 	sessions registry
 	stats    stats
+	auth     *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -71,6 +72,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
 	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
+	if cfg.Auth != nil {
+		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
+	}
 	return srv, nil
 }
 
@@ -199,6 +203,9 @@ func (srv *Server) Close() error {
 	}
 	close(srv.stop)
 	srv.wg.Wait()
+	if srv.auth != nil {
+		srv.auth.close()
+	}
 	return err
 }
 
