@@ -38,6 +38,13 @@ type authJob struct {
 	info ConnInfo
 	rc   codec.ReasonCode
 	buf  []byte // backing array of info.Username and info.Password
+
+	// A topic decision (server/topiccheck.go) instead of a CONNECT: slow
+	// is asked about each of topics, answers go to allows.
+	slow   SlowTopicAuthorizer
+	action string
+	topics []string
+	allows []bool
 }
 
 // authPool is the bounded queue and its workers. Safe from any goroutine.
@@ -80,6 +87,10 @@ func (p *authPool) work() {
 		case <-p.stop:
 			return
 		case j := <-p.jobs:
+			if j.slow != nil {
+				j.fetchTopics()
+				continue
+			}
 			j.rc = p.auth.Authenticate(&j.info)
 			clear(j.buf) // the password copy is not needed any more
 			j.info.Password = nil

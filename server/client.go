@@ -56,6 +56,9 @@ type client struct {
 	// gnet to keep the order. While clear, nothing needs gnet's connection
 	// struct, which for a quiet subscriber is cold in the cache.
 	gnetHolds bool
+	// topicWait: a packet waits for an auth worker's topic decision; its
+	// bytes stay unread until topicAnswered (server/topiccheck.go).
+	topicWait bool
 }
 
 // clientExtra holds what only some connections need.

@@ -97,7 +97,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				if closeNow {
 					c.end()
 				}
-				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking}
+				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || c.topicWait}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break

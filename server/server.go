@@ -72,7 +72,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
 	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
-	if cfg.Auth != nil {
+	if cfg.Auth != nil || cfg.ACL != nil { // the ACL's hook asks on the pool too
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
 	return srv, nil

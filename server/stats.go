@@ -12,6 +12,9 @@ type stats struct {
 	authFailed        atomic.Uint64
 	authBusy          atomic.Uint64
 	authPending       atomic.Int64
+	topicChecks       atomic.Uint64
+	topicBusy         atomic.Uint64
+	topicPending      atomic.Int64
 	connectTimeouts   atomic.Uint64
 	keepAliveTimeouts atomic.Uint64
 	protocolErrors    atomic.Uint64
@@ -45,6 +48,9 @@ type Stats struct {
 	AuthFailed        uint64
 	AuthBusy          uint64 // CONNECTs refused because the auth queue was full
 	AuthPending       int64  // CONNECTs waiting for an auth worker's answer now
+	TopicChecks       uint64 // publish/subscribe decisions sent to the auth workers (cache misses of a hook)
+	TopicBusy         uint64 // decisions the fail policy gave because the auth queue was full
+	TopicPending      int64  // packets waiting for a topic decision now
 	ConnectTimeouts   uint64
 	KeepAliveTimeouts uint64
 	ProtocolErrors    uint64
@@ -79,6 +85,9 @@ func (srv *Server) Stats() Stats {
 		AuthFailed:        s.authFailed.Load(),
 		AuthBusy:          s.authBusy.Load(),
 		AuthPending:       s.authPending.Load(),
+		TopicChecks:       s.topicChecks.Load(),
+		TopicBusy:         s.topicBusy.Load(),
+		TopicPending:      s.topicPending.Load(),
 		ConnectTimeouts:   s.connectTimeouts.Load(),
 		KeepAliveTimeouts: s.keepAliveTimeouts.Load(),
 		ProtocolErrors:    s.protocolErrors.Load(),

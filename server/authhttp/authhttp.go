@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -76,6 +77,8 @@ type Hook struct {
 	mu    sync.RWMutex
 	cache map[[32]byte]entry
 
+	topics topicCache // publish/subscribe decisions (topics.go)
+
 	calls, failures atomic.Uint64
 }
 
@@ -105,6 +108,7 @@ func New(o Options) (*Hook, error) {
 		o.CacheMax = 100_000
 	}
 	h := &Hook{opt: o, cache: make(map[[32]byte]entry), secret: make([]byte, 32)}
+	h.topics.m, h.topics.seed = make(map[uint64]topicEntry), maphash.MakeSeed()
 	_, _ = rand.Read(h.secret)
 	h.client = o.Client
 	if h.client == nil {
@@ -166,22 +170,13 @@ func (h *Hook) Check(info *server.ConnInfo) auth.Result {
 // cache miss: call it where blocking is allowed (an auth worker), and on an
 // event loop use Cached first.
 func (h *Hook) Allow(a Action, clientID, username, topic string) bool {
-	res, err := h.decide(map[string]any{"action": a, "clientid": clientID, "username": username, "topic": topic})
-	if err != nil {
-		return h.opt.FailOpen
-	}
-	return res.Result == "allow"
+	return h.fetchTopic(string(a), clientID, username, topic)
 }
 
 // Cached returns a cached decision without blocking: known is false when
 // there is none (or it expired).
 func (h *Hook) Cached(a Action, clientID, username, topic string) (allow, known bool) {
-	k, _, err := h.key(map[string]any{"action": a, "clientid": clientID, "username": username, "topic": topic})
-	if err != nil {
-		return false, false
-	}
-	res, ok := h.lookup(k)
-	return ok && res.Result == "allow", ok
+	return h.cachedTopic(string(a), clientID, username, unsafeBytes(topic))
 }
 
 // Invalidate forgets every cached decision.
@@ -189,6 +184,9 @@ func (h *Hook) Invalidate() {
 	h.mu.Lock()
 	h.cache = make(map[[32]byte]entry)
 	h.mu.Unlock()
+	h.topics.mu.Lock()
+	h.topics.m = make(map[uint64]topicEntry)
+	h.topics.mu.Unlock()
 }
 
 func (h *Hook) key(req map[string]any) ([32]byte, []byte, error) {
