@@ -67,8 +67,8 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
-		n              int
-		closeNow, wait bool
+		n                     int
+		closeNow, wait, topic bool
 	}
 	results := make(chan result, 1)
 	buf := make([]byte, 0, 512) // grows with the packets; most devices send small ones
@@ -97,7 +97,8 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				if closeNow {
 					c.end()
 				}
-				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || c.topicWait}
+				topic := c.topicWait && !c.closing
+				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || topic, topic}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break
@@ -107,10 +108,23 @@ func (srv *Server) ServeConn(nc net.Conn) {
 			if r.closeNow || !r.wait {
 				break
 			}
-			select { // wait until the session is attached, then parse the rest
-			case <-t.resumed:
-			case <-time.After(srv.cfg.ConnectTimeout):
-				readErr = errors.New("server: session attach timed out")
+			if r.topic {
+				// A topic decision: the hook's timeout bounds it, and a
+				// queued question may wait longer than ConnectTimeout.
+				// Ask again each second whether it still waits (a close
+				// meanwhile ends the wait).
+				select {
+				case <-t.resumed:
+				case <-time.After(time.Second):
+				case <-srv.stop:
+					readErr = errors.New("server: shutting down")
+				}
+			} else {
+				select { // wait until the session is attached, then parse the rest
+				case <-t.resumed:
+				case <-time.After(srv.cfg.ConnectTimeout):
+					readErr = errors.New("server: session attach timed out")
+				}
 			}
 			if readErr != nil || len(buf) == 0 {
 				break

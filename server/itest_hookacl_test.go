@@ -294,3 +294,32 @@ func TestHookQueueFullIsFailPolicy(t *testing.T) {
 	servertest.Eventually(t, wait, func() bool { return srv.Stats().TopicPending == 0 }, "every answer came back")
 	healthy(t, held, watcher, "after/q", "ok")
 }
+
+// TestHookSlowOverServeConn: the same wait on the goroutine transport (TLS
+// and WebSocket connections): A waits for its answer, B behind it, longer
+// than the connect timeout that bounds a session attach; then A, B in order.
+func TestHookSlowOverServeConn(t *testing.T) {
+	t.Parallel()
+	hs := newTopicHook(t)
+	srv, _ := hookBroker(t, hs, authhttp.Options{Timeout: time.Minute}, func(c *server.Config) {
+		c.ConnectTimeout = time.Second
+	})
+	addr := serveConnListener(t, srv)
+	watcher := servertest.DialConnect(t, srv.Addr(), "watch-gc", true, false)
+	watcher.MustSubscribe(1, 0, "#")
+	slow := servertest.DialConnect(t, addr, "slow-gc", true, false)
+	b := codec.AppendPublish(nil, &codec.Publish{Topic: []byte("gate/A"), Payload: []byte("A")}, codec.Version311)
+	b = codec.AppendPublish(b, &codec.Publish{Topic: []byte("live/B"), Payload: []byte("B")}, codec.Version311)
+	b = codec.AppendPingreq(b)
+	slow.Write(b)
+	servertest.Eventually(t, wait, func() bool { return hs.waiting.Load() == 1 }, "the hook holds A's question")
+	deadline := time.Now().Add(2 * time.Second) // past the 1 s connect timeout
+	servertest.Eventually(t, wait, func() bool { return time.Now().After(deadline) }, "past the connect timeout")
+	if _, err := slow.ReadPacket(10e6); err != servertest.ErrTimeout {
+		t.Fatalf("the waiting client got a packet (or error %v) before its answer", err)
+	}
+	hs.open()
+	watcher.ExpectMessage("gate/A", "A", 0, false)
+	watcher.ExpectMessage("live/B", "B", 0, false)
+	slow.Expect(codec.PINGRESP)
+}
