@@ -17,8 +17,12 @@
 //	anything else, or no answer within the timeout: a failure, decided by
 //	the fail policy (FailClosed refuses, FailOpen allows).
 //
-// Decisions (not failures) are cached for a TTL, keyed by an HMAC of the
-// request (so the cache holds no password); connections are kept alive.
+// Decisions (not failures) are cached for a TTL, CONNECT's keyed by an HMAC
+// of the request (so the cache holds no password), publish/subscribe ones by
+// a seeded hash (topics.go: a cached lookup allocates nothing); connections
+// are kept alive. Authorizer puts the publish/subscribe decisions in the
+// broker's ACL; deliveries are never asked (the subscribe decision covers
+// them).
 // Hook is safe for concurrent use. Its calls block up to the timeout: the
 // broker calls Check on its auth workers; Allow is for callers that may
 // block, Cached for event loops (see Allow).
