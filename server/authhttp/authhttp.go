@@ -112,7 +112,8 @@ func New(o Options) (*Hook, error) {
 		o.CacheMax = 100_000
 	}
 	h := &Hook{opt: o, cache: make(map[[32]byte]entry), secret: make([]byte, 32)}
-	h.topics.m, h.topics.seed = make(map[uint64]topicEntry), maphash.MakeSeed()
+	h.topics.seed = maphash.MakeSeed()
+	h.topics.reset()
 	_, _ = rand.Read(h.secret)
 	h.client = o.Client
 	if h.client == nil {
@@ -188,9 +189,7 @@ func (h *Hook) Invalidate() {
 	h.mu.Lock()
 	h.cache = make(map[[32]byte]entry)
 	h.mu.Unlock()
-	h.topics.mu.Lock()
-	h.topics.m = make(map[uint64]topicEntry)
-	h.topics.mu.Unlock()
+	h.topics.reset()
 }
 
 func (h *Hook) key(req map[string]any) ([32]byte, []byte, error) {

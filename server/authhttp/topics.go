@@ -72,13 +72,32 @@ func (v *view) quick(action string, t []byte) bool {
 	return v.h.opt.FailOpen
 }
 
-// topicCache holds publish/subscribe decisions. One RWMutex: lookups from
-// all loops share the read lock.
+// topicCache holds publish/subscribe decisions, in shards by key: every
+// event loop reads it on each publish, and one RWMutex's reader count
+// would be one cache line all cores write.
 type topicCache struct {
-	mu   sync.RWMutex
-	m    map[uint64]topicEntry
-	seed maphash.Seed
+	seed   maphash.Seed
+	shards [topicShards]topicShard
 }
+
+const topicShards = 32
+
+type topicShard struct {
+	mu sync.RWMutex
+	m  map[uint64]topicEntry
+	_  [32]byte // a shard per 64-byte line
+}
+
+func (tc *topicCache) reset() {
+	for i := range tc.shards {
+		sh := &tc.shards[i]
+		sh.mu.Lock()
+		sh.m = make(map[uint64]topicEntry)
+		sh.mu.Unlock()
+	}
+}
+
+func (tc *topicCache) shard(k uint64) *topicShard { return &tc.shards[k>>59] }
 
 type topicEntry struct {
 	action, clientID, username, topic string
@@ -112,9 +131,10 @@ func (h *Hook) cachedTopic(action, clientID, username string, topic []byte) (all
 		return false, false
 	}
 	k := h.topicKey(action, clientID, username, topic)
-	h.topics.mu.RLock()
-	e, ok := h.topics.m[k]
-	h.topics.mu.RUnlock()
+	sh := h.topics.shard(k)
+	sh.mu.RLock()
+	e, ok := sh.m[k]
+	sh.mu.RUnlock()
 	if !ok || e.action != action || e.clientID != clientID || e.username != username ||
 		e.topic != string(topic) || time.Now().UnixNano() > e.expires {
 		return false, false
@@ -142,17 +162,19 @@ func (h *Hook) fetchTopic(action, clientID, username, topic string) bool {
 		k := h.topicKey(action, clientID, username, unsafeBytes(topic))
 		e := topicEntry{action: action, clientID: clientID, username: username, topic: topic,
 			allow: allow, expires: time.Now().Add(h.opt.CacheTTL).UnixNano()}
-		h.topics.mu.Lock()
-		if len(h.topics.m) >= h.opt.CacheMax {
-			for key := range h.topics.m { // drop arbitrary entries: the size stays bounded
-				delete(h.topics.m, key)
-				if len(h.topics.m) < h.opt.CacheMax {
+		limit := max(1, h.opt.CacheMax/topicShards)
+		sh := h.topics.shard(k)
+		sh.mu.Lock()
+		if len(sh.m) >= limit {
+			for key := range sh.m { // drop arbitrary entries: the size stays bounded
+				delete(sh.m, key)
+				if len(sh.m) < limit {
 					break
 				}
 			}
 		}
-		h.topics.m[k] = e
-		h.topics.mu.Unlock()
+		sh.m[k] = e
+		sh.mu.Unlock()
 	}
 	return allow
 }
