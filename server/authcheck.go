@@ -45,6 +45,7 @@ type authJob struct {
 	action string
 	topics []string
 	allows []bool
+	will   bool // the question is the will's topic (askWill)
 }
 
 // authPool is the bounded queue and its workers. Safe from any goroutine.

@@ -191,8 +191,9 @@ type clientACL struct {
 	// slow is view when part of it may need an off-loop call (an HTTP
 	// hook); answers holds what the auth workers answered for the packet
 	// being handled again (server/topiccheck.go).
-	slow    SlowTopicAuthorizer
-	answers []topicAnswer
+	slow      SlowTopicAuthorizer
+	answers   []topicAnswer
+	willAsked bool // the will's topic is with an auth worker (askWill)
 }
 
 // setRules keeps the topic rules an authentication method attached to c

@@ -323,3 +323,42 @@ func TestHookSlowOverServeConn(t *testing.T) {
 	watcher.ExpectMessage("live/B", "B", 0, false)
 	slow.Expect(codec.PINGRESP)
 }
+
+// TestHookWillAskedAtConnect: a will's topic is asked at CONNECT like a
+// PUBLISH (Mosquitto checks the will's write permission too): an allowed
+// will the hook had not cached is sent when the connection is lost, a
+// refused one is not, and one whose answer is still pending when the
+// connection ends is decided by the fail policy (closed: dropped), never
+// sent unchecked.
+func TestHookWillAskedAtConnect(t *testing.T) {
+	t.Parallel()
+	hs := newTopicHook(t)
+	srv, _ := hookBroker(t, hs, authhttp.Options{Timeout: time.Minute}, nil)
+	watcher := servertest.DialConnect(t, srv.Addr(), "watch-will", true, false)
+	watcher.MustSubscribe(1, 0, "#")
+	fence := servertest.DialConnect(t, srv.Addr(), "fence", true, false)
+	fence.PublishAcked("fence/warm", "w", 1, false, 1)
+	watcher.ExpectMessage("fence/warm", "w", 0, false)
+
+	ok := servertest.Dial(t, srv.Addr())
+	ok.MustConnect(servertest.WithWill(servertest.NewConnect("will-ok", true, 30), "will/ok", "bye", 0, false), false)
+	ok.Ping() // handled once the will's answer came back
+	ok.Close()
+	watcher.ExpectMessage("will/ok", "bye", 0, false)
+
+	no := servertest.Dial(t, srv.Addr())
+	no.MustConnect(servertest.WithWill(servertest.NewConnect("will-no", true, 30), "no/will", "bye", 0, false), false)
+	no.Ping()
+	no.Close()
+	servertest.Eventually(t, wait, func() bool { return srv.Stats().DeniedPublish == 1 }, "the refused will is dropped")
+
+	held := servertest.Dial(t, srv.Addr())
+	held.MustConnect(servertest.WithWill(servertest.NewConnect("will-held", true, 30), "gate/will", "bye", 0, false), false)
+	servertest.Eventually(t, wait, func() bool { return hs.waiting.Load() == 1 }, "the will's question is held")
+	held.Close()
+	servertest.Eventually(t, wait, func() bool { return srv.Stats().DeniedPublish == 2 }, "undecided at the close: fail closed drops it")
+	hs.open()
+	servertest.Eventually(t, wait, func() bool { return srv.Stats().TopicPending == 0 }, "the late answer is ignored")
+	fence.PublishAcked("fence/end", "e", 1, false, 2)
+	watcher.ExpectMessage("fence/end", "e", 0, false) // no will came before it
+}

@@ -85,6 +85,25 @@ func (l *loop) waitTopics(c *client, action string, topics []string) error {
 	return errTopicWait
 }
 
+// askWill sends the question about c's will topic to the auth workers
+// while c is being attached; c's input waits for the answer, as behind a
+// PUBLISH. With the queue full the fail policy decides at once. Owner only.
+func (l *loop) askWill(c *client) {
+	ca := c.x.acl
+	j := &authJob{l: l, c: c, slow: ca.slow, action: ActionPublish, topics: []string{string(c.x.will.m.Topic)}, will: true}
+	if l.srv.auth == nil || !l.srv.auth.submit(j) {
+		l.srv.stats.topicBusy.Add(1)
+		if !ca.slow.Overloaded(ActionPublish) {
+			l.dropWill(c)
+		}
+		return
+	}
+	l.srv.stats.topicChecks.Add(1)
+	l.srv.stats.topicPending.Add(1)
+	ca.willAsked = true
+	c.topicWait = true
+}
+
 // fetchTopics runs on an auth worker: ask, then post the answers back.
 func (j *authJob) fetchTopics() {
 	j.allows = make([]bool, len(j.topics))
@@ -113,7 +132,14 @@ func (l *loop) topicAnswered(j *authJob) {
 	if c.state == stateClosed {
 		return
 	}
-	if c.state == stateConnected && c.x != nil && c.x.acl != nil {
+	if j.will {
+		if c.x != nil && c.x.acl != nil && c.x.acl.willAsked {
+			c.x.acl.willAsked = false
+			if !j.allows[0] && c.x.will != nil {
+				l.dropWill(c)
+			}
+		}
+	} else if c.state == stateConnected && c.x != nil && c.x.acl != nil {
 		ca := c.x.acl
 		for i, t := range j.topics {
 			ca.answers = append(ca.answers, topicAnswer{j.action, t, j.allows[i]})

@@ -58,7 +58,8 @@ func (v *view) Fetch(action, topic string) bool {
 func (v *view) Overloaded(string) bool { return v.h.opt.FailOpen }
 
 // CanPublish and CanSubscribe answer where the broker cannot wait (a will
-// sent at disconnect): the cached decision, else the fail policy.
+// whose question was still out when its connection ended): the cached
+// decision, else the fail policy.
 func (v *view) CanPublish(t []byte) bool   { return v.quick(server.ActionPublish, t) }
 func (v *view) CanSubscribe(f []byte) bool { return v.quick(server.ActionSubscribe, f) }
 
