@@ -106,6 +106,24 @@ func hookBroker(t *testing.T, hs *topicHook, o authhttp.Options, configure func(
 	return srv, h
 }
 
+// warmHook is an HTTP hook that allows everything, with the decisions of
+// the publish benchmark's clients ("pub" publishing sensors/42/temp, "sub0"
+// subscribing to sensors/+/temp) already cached.
+func warmHook(tb testing.TB) server.Authorizer {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"result":"allow"}`))
+	}))
+	tb.Cleanup(hs.Close)
+	h, err := authhttp.New(authhttp.Options{URL: hs.URL, CacheTTL: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !h.Allow(authhttp.Publish, "pub", "", "sensors/42/temp") || !h.Allow(authhttp.Subscribe, "sub0", "", "sensors/+/temp") {
+		tb.Fatal("the hook allows")
+	}
+	return h.Authorizer()
+}
+
 // TestHookTopicDecisionsV3: with paho v3 clients, an allowed publish is
 // delivered, a refused one is acknowledged and dropped, a refused filter
 // gets 0x80 and an allowed one its QoS; the second identical publish is
