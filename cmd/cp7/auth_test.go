@@ -472,6 +472,10 @@ func TestAuthHTTPACLWiring(t *testing.T) {
 	require.True(t, v.Fetch(server.ActionPublish, "a/1"), "204 allows")
 	allow, known = v.Lookup(server.ActionPublish, []byte("a/1"))
 	require.True(t, allow && known, "now cached")
+	vs := o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c2", Username: "stranger"}).(server.SlowTopicAuthorizer)
+	require.True(t, vs.Fetch(server.ActionPublish, "a/2"), "ignore abstains: the file allows a/2")
+	vg := o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c3", Username: "good"}).(server.SlowTopicAuthorizer)
+	require.False(t, vg.Fetch(server.ActionPublish, "a/2"), "a JSON deny refuses")
 
 	o, err = parseFlagsEnv([]string{"-auth-http-url", hs.URL}, env)
 	require.NoError(t, err)

@@ -12,6 +12,8 @@
 //	                           server.ClientRules)
 //	200 {"result":"deny"}      refused
 //	200 {"result":"ignore"}    not this service's user: the next method decides
+//	                           (publish/subscribe: the hook abstains, so the
+//	                           ACL file, if any, decides alone)
 //	204, or 200 with no body   allowed
 //	401, 403                   refused
 //	anything else, or no answer within the timeout: a failure, decided by

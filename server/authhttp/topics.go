@@ -158,7 +158,9 @@ func (h *Hook) fetchTopic(action, clientID, username, topic string) bool {
 		h.failures.Add(1)
 		return h.opt.FailOpen
 	}
-	allow := res.Result == "allow"
+	// "ignore" abstains: the other authorizers (an ACL file) decide, as
+	// for CONNECT the next method does.
+	allow := res.Result != "deny"
 	if h.opt.CacheTTL > 0 {
 		k := h.topicKey(action, clientID, username, unsafeBytes(topic))
 		e := topicEntry{action: action, clientID: clientID, username: username, topic: topic,
