@@ -229,7 +229,12 @@ func (n *Node) startEmbedded() error {
 	}
 	o := &natsserver.Options{
 		ServerName: n.cfg.NodeName,
-		DontListen: true, // no client port: this node talks to it in-process
+		// This node talks to its server in-process. nats-server (2.15)
+		// starts routing only after its client accept loop, which
+		// DontListen skips, so a client port is bound anyway: on loopback
+		// and a random port, unused by CP7.
+		Host: "127.0.0.1",
+		Port: natsserver.RANDOM_PORT,
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: n.cfg.MaxPayload,
