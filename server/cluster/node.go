@@ -233,8 +233,8 @@ func (n *Node) startEmbedded() error {
 		// starts routing only after its client accept loop, which
 		// DontListen skips, so a client port is bound anyway: on loopback
 		// and a random port, unused by CP7.
-		Host: "127.0.0.1",
-		Port: natsserver.RANDOM_PORT,
+		Host:       "127.0.0.1",
+		Port:       natsserver.RANDOM_PORT,
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: n.cfg.MaxPayload,
