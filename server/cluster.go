@@ -25,6 +25,9 @@ type Cluster interface {
 	// see AppendBusMessage) or cleared (msg nil) the retained message of
 	// topic, so that every node holds it.
 	Retain(topic string, msg []byte)
+	// Claim asks the other nodes for client id before a CONNECT attaches
+	// (see clustersession.go); done runs on a goroutine of the cluster.
+	Claim(id string, clean bool, done ClaimDone)
 }
 
 // SetCluster joins srv to a cluster. Call it between New and Start. A server

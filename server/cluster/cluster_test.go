@@ -3,6 +3,7 @@ package cluster
 import (
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,8 @@ func TestCluster(t *testing.T) {
 	t.Run("OrderPerPublisher", func(t *testing.T) { testOrder(t, nodes) })
 	t.Run("SharedAcrossNodes", func(t *testing.T) { testShared(t, nodes) })
 	t.Run("UnsubscribeDropsInterest", func(t *testing.T) { testUnsubscribe(t, nodes) })
+	t.Run("TakeOverAcrossNodes", func(t *testing.T) { testTakeOver(t, nodes) })
+	t.Run("ClaimRace", func(t *testing.T) { testClaimRace(t, nodes) })
 	t.Run("RetainedAcrossNodesAndRestart", func(t *testing.T) { testRetained(t, nodes) })
 }
 
@@ -218,4 +221,74 @@ func testRetained(t *testing.T, nodes []*tnode) {
 	c.MustSubscribe(1, 0, "ret/#")
 	c.ExpectMessage("ret/t", "kept", 0, true)
 	expectNothingBeforePing(t, c)
+}
+
+// A client reconnecting on another node takes its session over: the old
+// connection is closed, its will goes out once, and the session's
+// subscriptions, in-flight and queued messages continue on the new node.
+func testTakeOver(t *testing.T, nodes []*tnode) {
+	watch := dial(t, nodes[2], "tk-watch", true)
+	watch.MustSubscribe(1, 0, "tk/will")
+	old := servertest.Dial(t, nodes[0].srv.Addr())
+	old.MustConnect(servertest.WithWill(servertest.NewConnect("tk", false, 0), "tk/will", "gone", 0, false), false)
+	old.MustSubscribe(1, 1, "tk/t")
+	waitInterest(t, nodes, "tk/t")
+	waitInterest(t, nodes, "tk/will")
+	pub := dial(t, nodes[1], "tk-pub", true)
+	for i := 1; i <= 4; i++ {
+		pub.PublishAcked("tk/t", "m"+strconv.Itoa(i), 1, false, uint16(i))
+	}
+	// The window is 2: m1 and m2 in flight (not acknowledged), m3 and m4 queued.
+	old.ExpectMessage("tk/t", "m1", 1, false)
+	old.ExpectMessage("tk/t", "m2", 1, false)
+
+	nw := servertest.Dial(t, nodes[1].srv.Addr())
+	nw.MustConnect(servertest.NewConnect("tk", false, 0), true) // session present: it came along
+	if !old.Closed(5 * time.Second) {
+		t.Fatal("the old connection on n0 is still open after the take-over on n1")
+	}
+	for i := 1; i <= 4; i++ {
+		p := nw.ExpectMessage("tk/t", "m"+strconv.Itoa(i), 1, false)
+		if i <= 2 && !p.Dup {
+			t.Errorf("m%d was in flight: re-sent with DUP expected", i)
+		}
+		nw.SendAck(codec.PUBACK, p.PacketID)
+	}
+	watch.ExpectMessage("tk/will", "gone", 0, false)
+	// The subscription came along: a new publish reaches the new node.
+	pub.PublishAcked("tk/t", "after", 1, false, 9)
+	p := nw.ExpectMessage("tk/t", "after", 1, false)
+	nw.SendAck(codec.PUBACK, p.PacketID)
+	expectNothingBeforePing(t, watch) // the will went out once
+	nw.Disconnect()
+}
+
+// CONNECTs for one client id on three nodes at once end with one
+// connection.
+func testClaimRace(t *testing.T, nodes []*tnode) {
+	for round := range 2 {
+		conns := make([]*servertest.Conn, len(nodes))
+		for i, nd := range nodes {
+			conns[i] = servertest.Dial(t, nd.srv.Addr())
+		}
+		id := "race-" + strconv.Itoa(round)
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Write(codec.AppendConnect(nil, servertest.NewConnect(id, true, 0)))
+			}()
+		}
+		wg.Wait()
+		open := 0
+		for _, c := range conns {
+			if !c.Closed(2 * time.Second) { // the losers close in milliseconds
+				open++
+			}
+		}
+		if open != 1 {
+			t.Fatalf("round %d: %d connections for client id %s stay open on %d nodes, want 1", round, open, id, len(nodes))
+		}
+	}
 }

@@ -39,7 +39,9 @@ func testLogger(t *testing.T) *slog.Logger {
 func startNode(t *testing.T, name, dir string, seeds []string, replicas int) *tnode {
 	t.Helper()
 	log := testLogger(t)
-	srv, err := server.New(servertest.TestConfig(), log)
+	cfg := servertest.TestConfig()
+	cfg.MaxInflight = 2 // so that a take-over moves queued messages as well as in-flight ones
+	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

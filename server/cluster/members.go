@@ -91,6 +91,7 @@ func (n *Node) startMembers() error {
 				return
 			case now := <-t.C:
 				n.sendBeat()
+				n.forgetWon(now)
 				m.mu.Lock()
 				for name, p := range m.peers {
 					if now.Sub(p.LastSeen) > 3*n.cfg.Heartbeat {

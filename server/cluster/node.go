@@ -95,6 +95,7 @@ type Node struct {
 
 	ret     retained
 	members members
+	claims  claims
 	stats   stats
 }
 
@@ -191,6 +192,10 @@ func (n *Node) Start() error {
 	go func() { defer n.wg.Done(); n.receiveLoop() }()
 	go func() { defer n.wg.Done(); n.retainLoop() }()
 	if err := n.startMembers(); err != nil {
+		n.Close()
+		return err
+	}
+	if err := n.startClaims(); err != nil {
 		n.Close()
 		return err
 	}
