@@ -29,6 +29,7 @@ type Server struct {
 	retained *router.RetainTree[*Message]
 	sessions registry
 	stats    stats
+	auth     *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 	// cluster is nil on a single node; bus is the loop that routes the
 	// messages other nodes send (see cluster.go).
 	cluster Cluster
@@ -69,6 +70,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		stop:     make(chan struct{}),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
+	}
+	if cfg.Auth != nil {
+		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
 	return srv, nil
 }
@@ -201,6 +205,9 @@ func (srv *Server) Close() error {
 	}
 	close(srv.stop)
 	srv.wg.Wait()
+	if srv.auth != nil {
+		srv.auth.close()
+	}
 	return err
 }
 
