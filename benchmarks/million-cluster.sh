@@ -20,7 +20,8 @@
 # rounded up: each process here may hold 20,000 files), SAMPLE clients per
 # node published to (default 20), HOLD seconds (default 20), RATE msg/s per
 # publisher in part 1 (default 100), P publishers in part 1 (default 50),
-# PART (1, 2 or both, default both), RESULTS file to write a section to
+# PART (1, 2 or both, default both), FOLD (-cluster-interest-fold, default
+# 0: interest per filter), RESULTS file to write a section to
 # (default: none; `make million-cluster` passes benchmarks/RESULTS.md).
 # It sets net.netfilter.nf_conntrack_max when it is too low (and restores
 # it), checks the open-file limits, fs.file-max, the port range and memory,
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	-n) N=$2; shift 2 ;;
 	-nodes) NODES=$2; shift 2 ;;
-	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
 	*) echo "million-cluster.sh: unknown argument $1; use -n CLIENTS -nodes NODES" >&2; exit 2 ;;
 	esac
 done
@@ -102,6 +103,7 @@ start_node() {
 	if [ -n "$rport" ]; then
 		args+=(-node-name "$name" -cluster-listen "127.0.0.1:$rport" -cluster-store "$WORK/js-$name")
 		[ -n "$seeds" ] && args+=(-cluster-routes "$seeds")
+		args+=(-cluster-interest-fold "${FOLD:-0}")
 	fi
 	bin/cp7 "${args[@]}" >"$WORK/$name.log" 2>&1 &
 	echo $!
@@ -279,7 +281,7 @@ if [ -n "$RESULTS" ]; then
 		echo "<!-- million-cluster:begin -->"
 		echo "## Cluster over NATS (benchmarks/million-cluster.sh, $(date -u +%Y-%m-%d\ %H:%M) UTC, $(nproc) CPUs shared)"
 		echo
-		echo "Command: N=$N NODES=$NODES SAMPLE=$SAMPLE P=$P RATE=$RATE benchmarks/million-cluster.sh"
+		echo "Command: N=$N NODES=$NODES SAMPLE=$SAMPLE P=$P RATE=$RATE FOLD=${FOLD:-0} benchmarks/million-cluster.sh"
 		echo
 		[ -f "$WORK/part1.md" ] && cat "$WORK/part1.md"
 		[ -f "$WORK/part2.md" ] && cat "$WORK/part2.md"

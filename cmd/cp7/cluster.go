@@ -15,6 +15,7 @@ import (
 // none of them set, cp7 is a single node and starts no NATS at all.
 type clusterFlags struct {
 	nodeName, clusterName, listen, routes, natsURL, storeDir string
+	fold                                                     int
 
 	cfg  cluster.Config
 	node *cluster.Node
@@ -28,6 +29,7 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "cluster-listen", "", "`ADDR` (host:port) of the embedded NATS server's route port that other nodes connect to; empty with no -cluster-routes and no -nats-url = a single node")
 	fs.StringVar(&f.routes, "cluster-routes", "", "seed nodes' route `URLS`: nats-route://HOST:PORT,... (a node may list itself)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "`URLS` of an external NATS deployment (nats://HOST:PORT,...) to use instead of the embedded server; retained messages need JetStream there")
+	fs.IntVar(&f.fold, "cluster-interest-fold", 0, "when a node holds more than `N` plain filters under one first level (a topic per device: dev/1, dev/2, ...), it asks the other nodes for \"level/#\" once instead of for each filter, so their route interest stays small; they then send it every message under the level. 0 = interest per filter")
 	fs.StringVar(&f.storeDir, "cluster-store", "", "`DIR` for the embedded NATS server's JetStream files (cluster-wide retained messages); default: a folder under the system's temporary folder named after the node")
 }
 
@@ -49,6 +51,11 @@ func (f *clusterFlags) apply(o *options) error {
 		Routes:      splitList(f.routes),
 		NATSURLs:    splitList(f.natsURL),
 		StoreDir:    f.storeDir,
+
+		InterestFold: f.fold,
+	}
+	if f.fold < 0 {
+		return fmt.Errorf("-cluster-interest-fold %d is negative: use 0 (off) or a filter count", f.fold)
 	}
 	if len(f.cfg.NATSURLs) > 0 && (f.listen != "" || len(f.cfg.Routes) > 0) {
 		return fmt.Errorf("-nats-url uses an external NATS: do not also give -cluster-listen or -cluster-routes")

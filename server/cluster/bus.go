@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -53,7 +54,7 @@ type interest struct {
 
 type stats struct {
 	published, received, duplicates, publishErrors atomic.Uint64
-	filters                                        atomic.Int64
+	filters, folded                                atomic.Int64
 }
 
 // Publish implements server.Cluster. Called by event loops.
@@ -121,6 +122,15 @@ func (n *Node) changeInterest(filter string, add bool) {
 		it.n++
 		if it.n == 1 {
 			n.stats.filters.Add(1)
+			if pf := n.foldFor(filter); pf != nil {
+				pf.filters[filter] = it
+				if pf.subs == nil && len(pf.filters) > n.cfg.InterestFold {
+					n.fold(pf)
+				}
+				if pf.subs != nil {
+					return // the prefix's one subscription brings it
+				}
+			}
 			it.subs = n.subscribe(filter)
 		}
 		return
@@ -136,6 +146,64 @@ func (n *Node) changeInterest(filter string, add bool) {
 	}
 	delete(n.interest, filter)
 	n.stats.filters.Add(-1)
+	if pf := n.foldFor(filter); pf != nil {
+		delete(pf.filters, filter)
+		if len(pf.filters) == 0 {
+			if pf.subs != nil {
+				for _, s := range pf.subs {
+					_ = s.Unsubscribe()
+				}
+				n.stats.folded.Add(-1)
+			}
+			delete(n.folds, pf.prefix)
+		}
+	}
+}
+
+// A node holding more than Config.InterestFold plain filters under one
+// first level (dev/1, dev/2, ... for a topic per device) subscribes once to
+// that level's "prefix/#" instead of once per filter: every other node then
+// holds one route subscription for the prefix, not one per device, at the
+// price of receiving the prefix's messages that no local filter wants (the
+// local match drops them). The fold stays until the prefix's last filter
+// goes.
+type prefixFold struct {
+	prefix  string
+	filters map[string]*interest
+	subs    []*nats.Subscription // the prefix's subscription, once folded
+}
+
+// foldFor returns the fold group of a plain filter whose first level is
+// literal, or nil (folding off, a shared or a wildcard-first filter).
+func (n *Node) foldFor(filter string) *prefixFold {
+	if n.cfg.InterestFold <= 0 {
+		return nil
+	}
+	if _, _, shared := router.ParseShared([]byte(filter)); shared {
+		return nil
+	}
+	first, _, _ := strings.Cut(filter, "/")
+	if first == "+" || first == "#" || first == filter {
+		return nil // a one-level filter is its own prefix
+	}
+	pf := n.folds[first]
+	if pf == nil {
+		pf = &prefixFold{prefix: first, filters: make(map[string]*interest)}
+		n.folds[first] = pf
+	}
+	return pf
+}
+
+// fold replaces the prefix's filters' subscriptions by one for "prefix/#".
+func (n *Node) fold(pf *prefixFold) {
+	pf.subs = n.subscribe(pf.prefix + "/#")
+	for _, it := range pf.filters {
+		for _, s := range it.subs {
+			_ = s.Unsubscribe()
+		}
+		it.subs = nil
+	}
+	n.stats.folded.Add(1)
 }
 
 // subscribe asks NATS for the messages of filter: plain filters on the

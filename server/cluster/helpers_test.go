@@ -38,6 +38,12 @@ func testLogger(t *testing.T) *slog.Logger {
 // routed to seeds (route addresses host:port).
 func startNode(t *testing.T, name, dir string, seeds []string, replicas int) *tnode {
 	t.Helper()
+	return startNodeWith(t, name, dir, seeds, replicas, nil)
+}
+
+// startNodeWith is startNode with the cluster config changed by configure.
+func startNodeWith(t *testing.T, name, dir string, seeds []string, replicas int, configure func(*Config)) *tnode {
+	t.Helper()
 	log := testLogger(t)
 	cfg := servertest.TestConfig()
 	cfg.MaxInflight = 2 // so that a take-over moves queued messages as well as in-flight ones
@@ -49,7 +55,7 @@ func startNode(t *testing.T, name, dir string, seeds []string, replicas int) *tn
 	for _, s := range seeds {
 		routes = append(routes, "nats-route://"+s)
 	}
-	node, err := New(Config{
+	ccfg := Config{
 		NodeName:  name,
 		Listen:    "127.0.0.1:0",
 		Routes:    routes,
@@ -57,7 +63,11 @@ func startNode(t *testing.T, name, dir string, seeds []string, replicas int) *tn
 		Replicas:  replicas,
 		Heartbeat: 200 * time.Millisecond,
 		Log:       log,
-	}, srv)
+	}
+	if configure != nil {
+		configure(&ccfg)
+	}
+	node, err := New(ccfg, srv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,6 +151,7 @@ type Status struct {
 	Dups      uint64   `json:"bus_duplicates_dropped"`
 	Errors    uint64   `json:"bus_publish_errors"`
 	Filters   int64    `json:"filters"`
+	Folded    int64    `json:"folded_prefixes"`
 }
 
 // Status returns the node's membership and bus counters.
@@ -168,6 +169,7 @@ func (n *Node) Status() Status {
 		Dups:      n.stats.duplicates.Load(),
 		Errors:    n.stats.publishErrors.Load(),
 		Filters:   n.stats.filters.Load(),
+		Folded:    n.stats.folded.Load(),
 	}
 	if !closed {
 		st.Members = n.Members()

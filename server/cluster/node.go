@@ -58,6 +58,11 @@ type Config struct {
 	Replicas int
 	// MaxPayload is the largest message the bus carries (bytes); 0 means 8 MiB.
 	MaxPayload int32
+	// InterestFold, when above 0, makes a node that holds more than this
+	// many plain filters under one first level subscribe on the bus to
+	// "level/#" once instead of once per filter (see bus.go); 0 = exact
+	// interest per filter.
+	InterestFold int
 	// Heartbeat is how often a node tells the others it is alive; a node
 	// unheard for three of them has left. 0 means one second.
 	Heartbeat time.Duration
@@ -90,7 +95,8 @@ type Node struct {
 	wg   sync.WaitGroup
 
 	mu       sync.Mutex
-	interest map[string]*interest // filter as subscribed → its subscriptions
+	interest map[string]*interest   // filter as subscribed → its subscriptions (bus goroutine only)
+	folds    map[string]*prefixFold // first level → its folded filters (bus goroutine only)
 	closed   bool
 
 	ret     retained
@@ -136,6 +142,7 @@ func New(cfg Config, srv *server.Server) (*Node, error) {
 		in:       make(chan *nats.Msg, 1<<16),
 		done:     make(chan struct{}),
 		interest: make(map[string]*interest),
+		folds:    make(map[string]*prefixFold),
 	}
 	n.out.wake = make(chan struct{}, 1)
 	n.ret.wake = make(chan struct{}, 1)
