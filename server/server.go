@@ -51,6 +51,10 @@ type Server struct {
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
+	// checkTopics says whether any topic rules may apply (Config.ACL, or
+	// an Authenticator that may attach ClientRules): without, the publish
+	// and delivery paths skip authorization on this one test.
+	checkTopics bool
 }
 
 // New makes a server from cfg; Start runs it.
@@ -71,6 +75,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
 	if cfg.Auth != nil {
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
