@@ -19,8 +19,10 @@ import (
 // the others answer "none". Two nodes racing for one id each see the
 // other's claim while their own is pending: the newer key wins and the
 // older claim's commit refuses to attach, so exactly one connection stays.
-// Replies come to one wildcard inbox per node, so a claim adds no
-// subscription (whose interest would travel to every node).
+// Claims made while earlier ones wait for answers leave together in one
+// message (one answer per node per batch), so a connect storm does not cost
+// a broadcast per CONNECT. Replies come to one wildcard inbox per node, so
+// a claim adds no subscription (whose interest would travel to every node).
 const (
 	subjClaim    = "cp7.claim"
 	claimTimeout = 2 * time.Second
@@ -53,6 +55,8 @@ type claims struct {
 	waiting map[uint64]chan []byte // reply token → the claim waiting for it
 	next    uint64
 	inbox   string // reply subject prefix
+	queue   []claimReq
+	wake    chan struct{}
 	subs    []*nats.Subscription
 }
 
@@ -61,6 +65,7 @@ func (n *Node) startClaims() error {
 	c.pending = make(map[string]*pendingClaim)
 	c.waiting = make(map[uint64]chan []byte)
 	c.won = make(map[string]wonClaim)
+	c.wake = make(chan struct{}, 1)
 	c.inbox = "_INBOX.cp7claim." + strconv.FormatUint(n.id, 36)
 	rs, err := n.pc.Subscribe(c.inbox+".*", func(m *nats.Msg) {
 		tok, err := strconv.ParseUint(m.Subject[len(c.inbox)+1:], 10, 64)
@@ -85,16 +90,27 @@ func (n *Node) startClaims() error {
 		return err
 	}
 	c.subs = []*nats.Subscription{rs, cs}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.claimLoop() }()
 	return nil
 }
 
-// Claim implements server.Cluster. Called by event loops: the work runs on
-// a goroutine of its own.
-func (n *Node) Claim(id string, clean bool, done server.ClaimDone) {
-	go n.claim(id, clean, done)
+// claimReq is one CONNECT's claim waiting to go out in a batch.
+type claimReq struct {
+	id    string
+	clean bool
+	done  server.ClaimDone
+	pc    *pendingClaim
 }
 
-func (n *Node) claim(id string, clean bool, done server.ClaimDone) {
+// claimsInFlight bounds the batches waiting for answers at once; claims
+// made meanwhile queue up and leave together, so a connect storm costs one
+// broadcast and one answer per node per batch, not per CONNECT.
+const claimsInFlight = 4
+
+// Claim implements server.Cluster. Called by event loops: it registers the
+// claim and queues it for the batching goroutine.
+func (n *Node) Claim(id string, clean bool, done server.ClaimDone) {
 	c := &n.claims
 	pc := &pendingClaim{key: claimKey{time.Now().UnixNano(), n.name}}
 	c.mu.Lock()
@@ -102,6 +118,55 @@ func (n *Node) claim(id string, clean bool, done server.ClaimDone) {
 		old.lost = true // two CONNECTs for one id on this node: the newer goes on
 	}
 	c.pending[id] = pc
+	c.queue = append(c.queue, claimReq{id, clean, done, pc})
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// claimLoop sends the queued claims in batches, at most claimsInFlight
+// batches at a time.
+func (n *Node) claimLoop() {
+	c := &n.claims
+	slots := make(chan struct{}, claimsInFlight)
+	for {
+		select {
+		case <-c.wake:
+		case <-n.done:
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-n.done:
+			return
+		}
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		if len(batch) == 0 {
+			<-slots
+			continue
+		}
+		go func() {
+			defer func() { <-slots }()
+			n.claimBatch(batch)
+			select { // claims that queued while this batch was out
+			case c.wake <- struct{}{}:
+			default:
+			}
+		}()
+	}
+}
+
+// claimBatch asks every other node about each claim of batch, then reports
+// each to its loop.
+func (n *Node) claimBatch(batch []claimReq) {
+	c := &n.claims
+	states := make([][]byte, len(batch))
+	c.mu.Lock()
 	peers := n.peerCount()
 	var ch chan []byte
 	var tok uint64
@@ -112,17 +177,18 @@ func (n *Node) claim(id string, clean bool, done server.ClaimDone) {
 		c.waiting[tok] = ch
 	}
 	c.mu.Unlock()
-
-	var state []byte
 	if peers > 0 {
-		req := binary.BigEndian.AppendUint64(nil, uint64(pc.key.ts))
-		if clean {
-			req = append(req, 1)
-		} else {
-			req = append(req, 0)
+		req := append(binary.BigEndian.AppendUint16(nil, uint16(len(n.name))), n.name...)
+		req = binary.BigEndian.AppendUint16(req, uint16(len(batch)))
+		for _, r := range batch {
+			req = binary.BigEndian.AppendUint64(req, uint64(r.pc.key.ts))
+			if r.clean {
+				req = append(req, 1)
+			} else {
+				req = append(req, 0)
+			}
+			req = append(binary.BigEndian.AppendUint16(req, uint16(len(r.id))), r.id...)
 		}
-		req = append(binary.BigEndian.AppendUint16(req, uint16(len(n.name))), n.name...)
-		req = append(req, id...)
 		err := n.pc.PublishMsg(&nats.Msg{Subject: subjClaim, Reply: c.inbox + "." + strconv.FormatUint(tok, 10), Data: req})
 		if err == nil {
 			timer := time.NewTimer(claimTimeout)
@@ -130,16 +196,9 @@ func (n *Node) claim(id string, clean bool, done server.ClaimDone) {
 			for got := 0; got < peers; got++ {
 				select {
 				case a := <-ch:
-					switch {
-					case len(a) > 1 && a[0] == 1:
-						state = a[1:]
-					case len(a) == 1 && a[0] == 2:
-						c.mu.Lock()
-						pc.lost = true // a newer claim elsewhere already attached
-						c.mu.Unlock()
-					}
+					n.readAnswer(a, batch, states)
 				case <-timer.C:
-					n.log.Warn("cluster: not every node answered a client id claim in time; going on", "client_id", id, "answers", got, "nodes", peers)
+					n.log.Warn("cluster: not every node answered client id claims in time; going on", "claims", len(batch), "answers", got, "nodes", peers)
 					break collect
 				case <-n.done:
 					break collect
@@ -151,60 +210,154 @@ func (n *Node) claim(id string, clean bool, done server.ClaimDone) {
 		delete(c.waiting, tok)
 		c.mu.Unlock()
 	}
-	done(state, func(attach func()) bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.pending[id] == pc {
-			delete(c.pending, id)
-		}
-		if pc.lost {
-			return false
-		}
-		attach()
-		if peers > 0 {
-			c.won[id] = wonClaim{pc.key, time.Now()}
-		}
-		return true
-	})
+	for i, r := range batch {
+		r := r
+		r.done(states[i], func(attach func()) bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.pending[r.id] == r.pc {
+				delete(c.pending, r.id)
+			}
+			if r.pc.lost {
+				return false
+			}
+			attach()
+			if peers > 0 {
+				c.won[r.id] = wonClaim{r.pc.key, time.Now()}
+			}
+			return true
+		})
+	}
 }
 
-// onClaim answers another node's claim.
-func (n *Node) onClaim(m *nats.Msg) {
-	d := m.Data
-	if len(d) < 11 || m.Reply == "" {
+// readAnswer applies one node's answer to a batch: per claim a code (0
+// none, 1 the session follows as u32 length and state, 2 a newer claim
+// there already attached: this one lost).
+func (n *Node) readAnswer(a []byte, batch []claimReq, states [][]byte) {
+	if len(a) < 2 || int(binary.BigEndian.Uint16(a)) != len(batch) {
 		return
 	}
-	key := claimKey{ts: int64(binary.BigEndian.Uint64(d))}
-	clean := d[8] == 1
-	nl := int(binary.BigEndian.Uint16(d[9:]))
-	if len(d) < 11+nl {
-		return
-	}
-	key.node = string(d[11 : 11+nl])
-	id := string(d[11+nl:])
-	c := &n.claims
-	c.mu.Lock()
-	if p := c.pending[id]; p != nil {
-		if key.newer(p.key) {
-			p.lost = true
-		}
-		c.mu.Unlock()
-		_ = m.Respond([]byte{0})
-		return
-	}
-	if w, ok := c.won[id]; ok && w.key.newer(key) {
-		c.mu.Unlock()
-		_ = m.Respond([]byte{2}) // the claims crossed and ours, the newer, attached
-		return
-	}
-	c.mu.Unlock()
-	n.srv.ReleaseForCluster(id, clean, func(state []byte) {
-		if state == nil {
-			_ = m.Respond([]byte{0})
+	a = a[2:]
+	for i := range batch {
+		if len(a) < 1 {
 			return
 		}
-		_ = m.Respond(append([]byte{1}, state...))
-	})
+		code := a[0]
+		a = a[1:]
+		switch code {
+		case 1:
+			if len(a) < 4 || len(a)-4 < int(binary.BigEndian.Uint32(a)) {
+				return
+			}
+			k := int(binary.BigEndian.Uint32(a))
+			states[i] = a[4 : 4+k]
+			a = a[4+k:]
+		case 2:
+			n.claims.mu.Lock()
+			batch[i].pc.lost = true
+			n.claims.mu.Unlock()
+		}
+	}
+}
+
+// claimAnswer collects the answers to one batch of another node's claims
+// (some come from loops, releasing sessions) and sends them as one reply.
+type claimAnswer struct {
+	mu      sync.Mutex
+	codes   []byte
+	states  [][]byte
+	waiting int
+	m       *nats.Msg
+}
+
+func (a *claimAnswer) set(i int, code byte, state []byte) {
+	a.mu.Lock()
+	a.codes[i], a.states[i] = code, state
+	a.mu.Unlock()
+	a.finish()
+}
+
+// finish counts one answer (or the end of handing them out) and sends the
+// reply after the last.
+func (a *claimAnswer) finish() {
+	a.mu.Lock()
+	a.waiting--
+	last := a.waiting == 0
+	a.mu.Unlock()
+	if !last {
+		return
+	}
+	out := binary.BigEndian.AppendUint16(nil, uint16(len(a.codes)))
+	for i, code := range a.codes {
+		out = append(out, code)
+		if code == 1 {
+			out = binary.BigEndian.AppendUint32(out, uint32(len(a.states[i])))
+			out = append(out, a.states[i]...)
+		}
+	}
+	_ = a.m.Respond(out)
+}
+
+// onClaim answers another node's batch of claims.
+func (n *Node) onClaim(m *nats.Msg) {
+	d := m.Data
+	if len(d) < 4 || m.Reply == "" {
+		return
+	}
+	nl := int(binary.BigEndian.Uint16(d))
+	if len(d) < 4+nl {
+		return
+	}
+	node := string(d[2 : 2+nl])
+	count := int(binary.BigEndian.Uint16(d[2+nl:]))
+	d = d[4+nl:]
+	type item struct {
+		key   claimKey
+		clean bool
+		id    string
+	}
+	items := make([]item, 0, count)
+	for range count {
+		if len(d) < 11 {
+			return
+		}
+		it := item{key: claimKey{int64(binary.BigEndian.Uint64(d)), node}, clean: d[8] == 1}
+		il := int(binary.BigEndian.Uint16(d[9:]))
+		if len(d) < 11+il {
+			return
+		}
+		it.id = string(d[11 : 11+il])
+		d = d[11+il:]
+		items = append(items, it)
+	}
+	ans := &claimAnswer{codes: make([]byte, count), states: make([][]byte, count), waiting: count + 1, m: m}
+	c := &n.claims
+	for i, it := range items {
+		c.mu.Lock()
+		if p := c.pending[it.id]; p != nil {
+			if it.key.newer(p.key) {
+				p.lost = true
+			}
+			c.mu.Unlock()
+			ans.set(i, 0, nil)
+			continue
+		}
+		if w, ok := c.won[it.id]; ok && w.key.newer(it.key) {
+			c.mu.Unlock()
+			ans.set(i, 2, nil) // the claims crossed and ours, the newer, attached
+			continue
+		}
+		c.mu.Unlock()
+		i := i
+		n.srv.ReleaseForCluster(it.id, it.clean, func(state []byte) {
+			if state == nil {
+				ans.set(i, 0, nil)
+				return
+			}
+			ans.set(i, 1, state)
+		})
+	}
+	ans.finish() // the extra count: every item is handed out
 }
 
 // peerCount is the number of other live nodes.
