@@ -225,11 +225,11 @@ if [ "$PART" = 2 ] || [ "$PART" = both ]; then
 		a=$((2 + i * naddr % 250))
 		bin/cp7bench sub -p "${NP[$i]}" -c "$per_node" -n $((i * per_node)) -t "mc/%i" -k 300 -cc 200 \
 			-ifaddr "127.0.$((1 + i / 250)).$a-127.0.$((1 + i / 250)).$((a + naddr - 1))" \
-			-duration "$((HOLD + per_node / 500 + 30))s" -connect-limit "$((per_node / 200 + 60))s" -quiet -prefix "mc$i" \
+			-duration "$((HOLD + per_node / 50 + 90))s" -connect-limit "$((per_node / 50 + 60))s" -quiet -prefix "mc$i" \
 			>"$WORK/sub$i.out" 2>"$WORK/sub$i.err" &
 		PIDS+=("$!"); SUBPID[$i]=$!
 	done
-	deadline=$((SECONDS + per_node / 200 + 90))
+	deadline=$((SECONDS + per_node / 50 + 90)) # at least 50 connects/s per node
 	while [ $SECONDS -lt $deadline ]; do
 		held=0; for i in $(seq 0 $((NODES - 1))); do held=$((held + $(fds_of "${NPID[$i]}"))); done
 		[ "$held" -ge "$COUNT" ] && break
