@@ -34,6 +34,7 @@ type stats struct {
 	droppedExpired    atomic.Uint64
 	droppedTooLarge   atomic.Uint64
 	droppedBacklog    atomic.Uint64
+	droppedBus        atomic.Uint64
 }
 
 // Stats is a snapshot of the counters.
@@ -69,6 +70,7 @@ type Stats struct {
 	DroppedExpired    uint64 // message expiry passed while queued
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
+	DroppedBus        uint64 // malformed messages from other nodes
 }
 
 // Stats returns the current counters.
@@ -106,5 +108,6 @@ func (srv *Server) Stats() Stats {
 		DroppedExpired:    s.droppedExpired.Load(),
 		DroppedTooLarge:   s.droppedTooLarge.Load(),
 		DroppedBacklog:    s.droppedBacklog.Load(),
+		DroppedBus:        s.droppedBus.Load(),
 	}
 }
