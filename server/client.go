@@ -55,6 +55,9 @@ type client struct {
 	// gnet to keep the order. While clear, nothing needs gnet's connection
 	// struct, which for a quiet subscriber is cold in the cache.
 	gnetHolds bool
+	// paused is set while the connection's input is not read (a limit's
+	// backpressure, see input.go); x.pauseWhy says which limits hold it.
+	paused bool
 }
 
 // clientExtra holds what only some connections need.
@@ -67,6 +70,16 @@ type clientExtra struct {
 	auth         *authState // enhanced authentication in progress
 	authMethod   string     // v5 method the client authenticated with
 	proxyPending bool       // a PROXY header is expected before MQTT
+
+	// input limits (input.go)
+	pauseWhy uint16 // bit per limitKind holding the input paused
+	reserved int    // bytes of MaxInboundBytes reserved for the incomplete packet in hand
+	waitOn   *loop  // the loop whose backlog paused this publisher
+	pubMsgs  bucket // PublishRate
+	pubBytes bucket // PublishBytesRate
+	// retained messages of new subscriptions still to send, paced by the
+	// socket (retain.go)
+	retainedQ []*retainedBatch
 }
 
 func (c *client) ext() *clientExtra {
@@ -191,20 +204,4 @@ func (c *client) resumeInput() {
 		return
 	}
 	c.processBuffered()
-}
-
-// processBuffered handles every complete packet gnet holds for c and drops
-// the bytes used. gnet connections only, on their loop.
-func (c *client) processBuffered() {
-	buf, _ := c.gc.Peek(-1)
-	if len(buf) == 0 {
-		return
-	}
-	n, closeNow := c.l.process(c, buf)
-	if n > 0 {
-		_, _ = c.gc.Discard(n) // never Discard(0): gnet treats n <= 0 as "all"
-	}
-	if closeNow {
-		c.end()
-	}
 }

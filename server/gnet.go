@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/cp7/cp7/codec"
 )
 
 // gnetHandler is the event handler of the plain TCP listener, the fast path.
@@ -25,6 +27,7 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	}
 	q := &taskQueue{}
 	l := newLoop(h.srv, nil)
+	l.epfd = epollFD(el)
 	q.drain = gnet.RunnableFunc(func(context.Context) error {
 		q.run()
 		l.endTurn()
@@ -46,6 +49,10 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 // OnOpen allocates only the small client struct: no buffer, map or timer.
 func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := h.loopOf(gc.EventLoop())
+	if k, ok := h.srv.admit(gc.LocalAddr(), gc.RemoteAddr()); !ok {
+		h.srv.limitHit(k, "", addrString(gc.RemoteAddr()), "connection refused at accept")
+		return nil, gnet.Close // no client in the context: OnClose ignores it
+	}
 	now := time.Now()
 	c := &client{l: l, gc: gc, lastActive: now.UnixMilli()}
 	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(gc.RemoteAddr()) {
@@ -69,6 +76,16 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	l := c.l
 	l.now = time.Now()
+	if c.paused {
+		// gnet re-armed reading on its own (after a pending write): keep
+		// the bytes it read, stop again, and bound what may pile up.
+		l.setReadInterest(c, false)
+		if gc.InboundBuffered() > maxPausedInput+l.packetLimit(c) {
+			l.fail(c, protoErr(codec.QuotaExceeded, "kept sending while its input was paused by a limit"))
+			l.endTurn()
+		}
+		return gnet.None
+	}
 	c.processBuffered()
 	l.endTurn()
 	return gnet.None
@@ -80,8 +97,10 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	h.srv.stats.connections.Add(-1)
+	h.srv.unadmit(gc.LocalAddr())
 	l := c.l
 	l.now = time.Now()
+	l.release(c)
 	l.closed(c)
 	l.endTurn()
 	return gnet.None

@@ -56,6 +56,14 @@ func (srv *Server) ServeConn(nc net.Conn) {
 		return
 	}
 	defer srv.untrackConn(nc)
+	if k, ok := srv.admit(nc.LocalAddr(), nc.RemoteAddr()); !ok {
+		srv.limitHit(k, "", addrString(nc.RemoteAddr()), "connection refused at accept")
+		_ = nc.Close()
+		close(stop)
+		<-done
+		return
+	}
+	defer srv.unadmit(nc.LocalAddr())
 	t := &goTransport{nc: nc, resumed: make(chan struct{}, 1)}
 	c := &client{l: l, lastActive: time.Now().UnixMilli()}
 	x := c.ext()
@@ -67,8 +75,8 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
-		n              int
-		closeNow, wait bool
+		n                      int
+		closeNow, wait, paused bool
 	}
 	results := make(chan result, 1)
 	buf := make([]byte, 0, 512) // grows with the packets; most devices send small ones
@@ -97,7 +105,8 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				if closeNow {
 					c.end()
 				}
-				results <- result{n, closeNow, c.state == stateAttaching}
+				paused := c.paused && c.state != stateClosed && !c.closing
+				results <- result{n, closeNow, c.state == stateAttaching || paused, paused}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break
@@ -106,6 +115,15 @@ func (srv *Server) ServeConn(nc net.Conn) {
 			buf = buf[:copy(buf, buf[r.n:])]
 			if r.closeNow || !r.wait {
 				break
+			}
+			if r.paused {
+				// A limit paused the input: not reading is the backpressure.
+				// Look again each second in case the connection ended.
+				select {
+				case <-t.resumed:
+				case <-time.After(time.Second):
+				}
+				continue
 			}
 			select { // wait until the session is attached, then parse the rest
 			case <-t.resumed:

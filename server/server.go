@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -29,6 +30,13 @@ type Server struct {
 	retained *router.RetainTree[*Message]
 	sessions registry
 	stats    stats
+	limits   limitStats
+	gate     connGate
+	// inbound is the bytes reserved for incomplete packets across all
+	// connections (MaxInboundBytes); retainedBytes the topic and payload
+	// bytes of the retained messages (MaxRetainedBytes).
+	inbound       atomic.Int64
+	retainedBytes atomic.Int64
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -93,6 +101,10 @@ func (srv *Server) Start() error {
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{srv.log}),
+	}
+	if srv.cfg.TCPKeepAlive > 0 {
+		// Finds peers that vanished without a FIN even with MQTT keepalive 0.
+		opts = append(opts, gnet.WithTCPKeepAlive(srv.cfg.TCPKeepAlive))
 	}
 	if srv.cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(srv.cfg.EventLoops))

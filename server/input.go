@@ -1,0 +1,234 @@
+package server
+
+import (
+	"reflect"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/cp7/cp7/codec"
+)
+
+// Input limits. A connection's input is read only while no limit holds it:
+// MaxInboundBytes (incomplete packets across all connections), PublishRate,
+// a QoS 1/2 hand-over target's MaxLoopBacklog, and MaxOutboundBytes of
+// responses (acks, PINGRESP) the client does not read. Paused, its socket's
+// read interest is removed from the loop's epoll set, so the kernel's receive
+// buffer fills and TCP flow control stops the peer: the broker holds no more
+// of its bytes, and nothing is dropped. A paused connection is resumed by
+// its loop once the limit clears (checked each tick, and when a backlog
+// drains).
+
+// maxPausedInput bounds what gnet may still read for a paused connection:
+// gnet re-arms read interest on its own when it finishes a pending write,
+// each time letting one read (at most its 64 KiB buffer) through.
+const maxPausedInput = 1 << 20
+
+// epollFD returns the epoll descriptor of a gnet event loop, or -1. gnet
+// v2.9.7 has no way to stop reading one connection, so the broker changes
+// the connection's epoll interest itself; the descriptor is read from the
+// loop's poller (eventloop.poller.fd) once per loop. A gnet upgrade that
+// moves it makes this -1 (TestEpollFDFound fails) and pausing then only
+// stops parsing, bounded by maxPausedInput.
+func epollFD(el gnet.EventLoop) int {
+	v := reflect.ValueOf(el)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return -1
+	}
+	p := v.Elem().FieldByName("poller")
+	if !p.IsValid() || p.Kind() != reflect.Pointer || p.IsNil() || p.Elem().Kind() != reflect.Struct {
+		return -1
+	}
+	fd := p.Elem().FieldByName("fd")
+	if !fd.IsValid() || fd.Kind() != reflect.Int {
+		return -1
+	}
+	return int(fd.Int())
+}
+
+// setReadInterest arms or disarms reading of c's socket in the loop's epoll
+// set, keeping write interest while gnet holds unsent bytes. gnet's
+// level-triggered registration uses the descriptor as the event's data.
+func (l *loop) setReadInterest(c *client, read bool) {
+	if c.gc == nil || l.epfd < 0 {
+		return
+	}
+	fd := c.gc.Fd()
+	var ev uint32
+	if read {
+		ev = unix.EPOLLIN | unix.EPOLLPRI
+	}
+	if c.gc.OutboundBuffered() > 0 {
+		ev |= unix.EPOLLOUT
+	}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Fd: int32(fd), Events: ev})
+}
+
+// pauseInput stops reading c until limit k clears; it counts and logs the
+// limit once per pause. Owner only.
+func (l *loop) pauseInput(c *client, k limitKind, detail string) {
+	x := c.ext()
+	if x.pauseWhy&(1<<k) == 0 {
+		x.pauseWhy |= 1 << k
+		l.clientLimit(k, c, detail)
+	}
+	if c.paused {
+		return
+	}
+	c.paused = true
+	l.paused = append(l.paused, c)
+	l.setReadInterest(c, false)
+}
+
+// blocked reports whether limit k still holds c's input.
+func (l *loop) blocked(c *client, k limitKind) bool {
+	cfg := &l.srv.cfg
+	x := c.x
+	switch k {
+	case limPublishRate:
+		now := l.now.UnixNano()
+		return cfg.PublishRate > 0 && x.pubMsgs.inDebt(now, cfg.PublishRate, msgBurst(cfg)) ||
+			cfg.PublishBytesRate > 0 && x.pubBytes.inDebt(now, cfg.PublishBytesRate, cfg.PublishBytesRate)
+	case limBacklog:
+		return x.waitOn != nil && x.waitOn.backlog.Load() > int64(cfg.MaxLoopBacklog/2)
+	case limOutbound:
+		return c.queuedBytes() > cfg.MaxOutboundBytes/2
+	}
+	return false // limInboundBytes: processBuffered tries to reserve again
+}
+
+// checkPaused resumes the paused connections whose limits cleared. Owner
+// only; the caller ends the turn.
+func (l *loop) checkPaused() {
+	if len(l.paused) == 0 {
+		return
+	}
+	list := l.paused
+	l.paused = nil
+	for i, c := range list {
+		list[i] = nil
+		if !c.paused || c.state == stateClosed {
+			continue
+		}
+		x := c.x
+		for k := limitKind(0); k < limKinds; k++ {
+			if x.pauseWhy&(1<<k) != 0 && !l.blocked(c, k) {
+				x.pauseWhy &^= 1 << k
+			}
+		}
+		if x.pauseWhy != 0 {
+			l.paused = append(l.paused, c)
+			continue
+		}
+		x.waitOn = nil
+		c.paused = false
+		l.setReadInterest(c, true)
+		c.resumeInput()
+	}
+}
+
+// processBuffered handles every complete packet gnet holds for c and drops
+// the bytes used. gnet connections only, on their loop.
+//
+// The work per read is proportional to the bytes read: while the packet at
+// the head is incomplete only its fixed header is peeked (gnet copies a
+// peek that spans its ring buffer's end, and a whole-buffer peek on every
+// read of a dribbled 1 MB packet was quadratic). The incomplete packet's
+// declared size is reserved against MaxInboundBytes; when that is spent the
+// connection is paused until other packets complete.
+func (c *client) processBuffered() {
+	l, gc := c.l, c.gc
+	for !c.paused && !c.closing && c.state != stateClosed && c.state != stateAttaching {
+		n := gc.InboundBuffered()
+		if n == 0 {
+			l.release(c)
+			return
+		}
+		if c.x == nil || !c.x.proxyPending {
+			head, _ := gc.Peek(min(n, 5))
+			h, err := codec.ParseFixedHeader(head)
+			if err == codec.ErrIncomplete {
+				return // at most 4 bytes: nothing to reserve
+			}
+			if err == nil {
+				if total := h.HeaderLen + h.Remaining; total > n {
+					if total <= l.packetLimit(c) && !l.reserve(c, total) {
+						l.pauseInput(c, limInboundBytes, "incomplete packets of all connections hold the maximum")
+					}
+					if total <= l.packetLimit(c) {
+						return // wait for the rest
+					}
+					// Too large: process refuses it from the header alone.
+					n = len(head)
+				}
+			}
+			// A malformed header is refused by process, too.
+		}
+		buf, _ := gc.Peek(n)
+		used, closeNow := l.process(c, buf)
+		if used > 0 {
+			l.release(c)
+			_, _ = gc.Discard(used) // never Discard(0): gnet treats n <= 0 as "all"
+		}
+		if closeNow {
+			l.release(c)
+			c.end()
+			return
+		}
+		if used == 0 {
+			return
+		}
+	}
+}
+
+// packetLimit is the largest packet c may send now: MaxConnectPacket until
+// the connection is accepted, so an unauthenticated peer cannot make the
+// broker hold MaxPacketSize bytes.
+func (l *loop) packetLimit(c *client) int {
+	if c.state == stateConnected {
+		return l.srv.cfg.MaxPacketSize
+	}
+	return l.srv.cfg.MaxConnectPacket
+}
+
+// reserve holds total bytes of MaxInboundBytes for c's incomplete packet.
+func (l *loop) reserve(c *client, total int) bool {
+	if c.x != nil && c.x.reserved == total {
+		return true
+	}
+	l.release(c)
+	in := &l.srv.inbound
+	if in.Add(int64(total)) > l.srv.cfg.MaxInboundBytes {
+		in.Add(-int64(total))
+		return false
+	}
+	c.ext().reserved = total
+	return true
+}
+
+// release gives c's reservation back.
+func (l *loop) release(c *client) {
+	if c.x != nil && c.x.reserved != 0 {
+		l.srv.inbound.Add(-int64(c.x.reserved))
+		c.x.reserved = 0
+	}
+}
+
+// chargePublish counts one PUBLISH of n payload bytes against c's
+// PublishRate and PublishBytesRate; past either, c is not read until the
+// debt is paid (the excess is delayed, not dropped).
+func (l *loop) chargePublish(c *client, n int) {
+	cfg := &l.srv.cfg
+	x := c.ext()
+	now := l.now.UnixNano()
+	debt := cfg.PublishRate > 0 && x.pubMsgs.charge(now, cfg.PublishRate, msgBurst(cfg), 1)
+	if cfg.PublishBytesRate > 0 && x.pubBytes.charge(now, cfg.PublishBytesRate, cfg.PublishBytesRate, float64(n)) {
+		debt = true
+	}
+	if debt {
+		l.pauseInput(c, limPublishRate, "publishes faster than the per-client publish rate")
+	}
+}
+
+// msgBurst is the PublishRate bucket's size: one second's worth, at least 1.
+func msgBurst(cfg *Config) float64 { return max(cfg.PublishRate, 1) }
