@@ -162,6 +162,12 @@ func (c *client) flush() {
 			}
 		}
 		pool.Put(b)
+		if c.gnetHolds && !c.paused && c.state == stateConnected && c.gc.OutboundBuffered() > c.l.srv.cfg.MaxOutboundBytes {
+			// The socket is full and the client sent what made us write:
+			// read no more of it until it reads (acks and PINGRESP cannot
+			// be dropped as QoS 0 deliveries are).
+			c.l.pauseInput(c, limOutbound, "the client does not read what it is sent")
+		}
 	}
 	if c.wantClose && c.state != stateClosed {
 		c.wantClose = false

@@ -303,8 +303,10 @@ func (l *loop) writeAck(c *client, t codec.PacketType, pid uint16, rc codec.Reas
 // checkResponses applies MaxOutboundBytes to the answers a client's own
 // packets cause (acks, PINGRESP): they cannot be dropped, so a client that
 // sends but does not read is not read either until it catches up.
+// This turn's own bytes do not count here (they usually go out at the end
+// of the turn); what the socket could not take does, and flush checks again.
 func (l *loop) checkResponses(c *client) {
-	if c.queuedBytes() > l.srv.cfg.MaxOutboundBytes {
-		l.pauseInput(c, limOutbound, "the client does not read the acknowledgements of what it sends")
+	if c.gnetHolds && c.gc.OutboundBuffered() > l.srv.cfg.MaxOutboundBytes {
+		l.pauseInput(c, limOutbound, "the client does not read what it is sent")
 	}
 }

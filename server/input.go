@@ -2,6 +2,7 @@ package server
 
 import (
 	"reflect"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -71,6 +72,9 @@ func (l *loop) pauseInput(c *client, k limitKind, detail string) {
 	if x.pauseWhy&(1<<k) == 0 {
 		x.pauseWhy |= 1 << k
 		l.clientLimit(k, c, detail)
+		if k == limOutbound {
+			l.outPaused++
+		}
 	}
 	if c.paused {
 		return
@@ -107,13 +111,20 @@ func (l *loop) checkPaused() {
 	l.paused = nil
 	for i, c := range list {
 		list[i] = nil
+		x := c.x
 		if !c.paused || c.state == stateClosed {
+			if x.pauseWhy&(1<<limOutbound) != 0 {
+				l.outPaused--
+			}
+			x.pauseWhy = 0
 			continue
 		}
-		x := c.x
 		for k := limitKind(0); k < limKinds; k++ {
 			if x.pauseWhy&(1<<k) != 0 && !l.blocked(c, k) {
 				x.pauseWhy &^= 1 << k
+				if k == limOutbound {
+					l.outPaused--
+				}
 			}
 		}
 		if x.pauseWhy != 0 {
@@ -232,3 +243,89 @@ func (l *loop) chargePublish(c *client, n int) {
 
 // msgBurst is the PublishRate bucket's size: one second's worth, at least 1.
 func msgBurst(cfg *Config) float64 { return max(cfg.PublishRate, 1) }
+
+// outputTick is how often a loop waiting for a socket to drain looks again.
+// gnet says nothing when it has written what it held, so a loop with paused
+// or retained-pacing connections asks the output ticker to wake it.
+const outputTick = 5 * time.Millisecond
+
+// wantOutputTick asks the output ticker to post l.outputCheck soon. Owner.
+func (l *loop) wantOutputTick() {
+	if l.outWanted {
+		return
+	}
+	l.outWanted = true
+	srv := l.srv
+	srv.outMu.Lock()
+	if srv.outLoops == nil {
+		srv.outLoops = make(map[*loop]struct{})
+	}
+	srv.outLoops[l] = struct{}{}
+	srv.outMu.Unlock()
+	select {
+	case srv.outWake <- struct{}{}:
+	default:
+	}
+}
+
+// outputCheck runs on the loop when the output ticker wakes it.
+func (l *loop) outputCheck() {
+	l.outWanted = false
+	l.checkPaused()
+	l.sendRetainedQueued()
+}
+
+// outputTicker wakes, every outputTick while any asks, the loops waiting for
+// a socket to drain; idle otherwise (no timer runs when nothing waits).
+func (srv *Server) outputTicker() {
+	t := time.NewTimer(outputTick)
+	defer t.Stop()
+	var ls []*loop
+	for {
+		select {
+		case <-srv.stop:
+			return
+		case <-srv.outWake:
+		}
+		for {
+			t.Reset(outputTick)
+			select {
+			case <-srv.stop:
+				return
+			case <-t.C:
+			}
+			ls = ls[:0]
+			srv.outMu.Lock()
+			for l := range srv.outLoops {
+				ls = append(ls, l)
+				delete(srv.outLoops, l)
+			}
+			srv.outMu.Unlock()
+			if len(ls) == 0 {
+				break
+			}
+			for _, l := range ls {
+				l.post(l.outputCheck)
+			}
+		}
+	}
+}
+
+// scheduleOutput decides when a loop with paced or paused connections looks
+// again: at once (a task behind the other events) while some socket took
+// everything it was given, else at the next output tick. Owner only.
+func (l *loop) scheduleOutput() {
+	now := false
+	for _, c := range l.retainedWait {
+		if !c.gnetHolds && c.out == nil {
+			now = true
+			break
+		}
+	}
+	if now && !l.retainedRun {
+		l.retainedRun = true
+		l.post(func() { l.retainedRun = false; l.sendRetainedQueued() })
+		return
+	}
+	l.wantOutputTick()
+}

@@ -37,6 +37,9 @@ type loop struct {
 	// owner only
 	paused       []*client // connections whose input is paused (input.go)
 	retainedWait []*client // connections with retained messages still to send (retain.go)
+	outWanted    bool      // the output ticker will post outputCheck (input.go)
+	outPaused    int       // paused connections waiting for their socket to drain
+	retainedRun  bool      // a sendRetainedQueued task is posted
 	dirty        []*client // clients with bytes in out, flushed by endTurn
 	spare        []*client // the other dirty array, swapped each round
 	inTurn       bool      // endTurn is running (re-entered through OnClose)
@@ -156,7 +159,6 @@ func (l *loop) endTurn() {
 		return // a write ran OnClose inside gnet: the outer endTurn goes on
 	}
 	l.inTurn = true
-	l.sendRetainedQueued()
 	l.flushCounts()
 	for len(l.dirty) > 0 {
 		batch := l.dirty
@@ -169,6 +171,9 @@ func (l *loop) endTurn() {
 		l.spare = batch[:0]
 	}
 	l.inTurn = false
+	if len(l.retainedWait) > 0 || l.outPaused > 0 {
+		l.scheduleOutput()
+	}
 	for target, b := range l.outbox {
 		delete(l.outbox, target) // ended TLS/WebSocket loops must not pile up as keys
 		n := int64(len(b.xs))

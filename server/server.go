@@ -54,6 +54,12 @@ type Server struct {
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
+
+	// outMu guards outLoops, the loops waiting for a socket to drain
+	// (outputTicker); outWake starts the ticker.
+	outMu    sync.Mutex
+	outLoops map[*loop]struct{}
+	outWake  chan struct{}
 }
 
 // New makes a server from cfg; Start runs it.
@@ -71,6 +77,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		retained: router.NewRetainTree[*Message](),
 		loops:    make(map[*loop]struct{}),
 		stop:     make(chan struct{}),
+		outWake:  make(chan struct{}, 1),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
@@ -83,9 +90,10 @@ func (srv *Server) Start() error {
 	g := newGoLoop()
 	srv.parking = newLoop(srv, g.post)
 	srv.addLoop(srv.parking)
-	srv.wg.Add(2)
+	srv.wg.Add(3)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
+	go func() { defer srv.wg.Done(); srv.outputTicker() }()
 	if srv.cfg.Listen == "" {
 		return nil
 	}
