@@ -76,6 +76,16 @@ func (l *loop) pauseInput(c *client, k limitKind, detail string) {
 			l.outPaused++
 		}
 	}
+	if k == limInboundBytes {
+		srv := l.srv
+		srv.outMu.Lock()
+		if srv.inLoops == nil {
+			srv.inLoops = make(map[*loop]struct{})
+		}
+		srv.inLoops[l] = struct{}{}
+		srv.inWaiting.Store(true)
+		srv.outMu.Unlock()
+	}
 	if c.paused {
 		return
 	}
@@ -97,8 +107,30 @@ func (l *loop) blocked(c *client, k limitKind) bool {
 		return x.waitOn != nil && x.waitOn.backlog.Load() > int64(cfg.MaxLoopBacklog/2)
 	case limOutbound:
 		return c.queuedBytes() > cfg.MaxOutboundBytes/2
+	case limInboundBytes:
+		// Reserve before reading again: re-arming a connection only to
+		// pause it again would let gnet read another chunk each time.
+		if c.gc == nil {
+			return false
+		}
+		n := c.gc.InboundBuffered()
+		head, _ := c.gc.Peek(min(n, 5))
+		h, err := codec.ParseFixedHeader(head)
+		if err != nil || h.HeaderLen+h.Remaining <= n {
+			return false
+		}
+		if !l.reserve(c, h.HeaderLen+h.Remaining) {
+			l.srv.outMu.Lock()
+			if l.srv.inLoops == nil {
+				l.srv.inLoops = make(map[*loop]struct{})
+			}
+			l.srv.inLoops[l] = struct{}{}
+			l.srv.inWaiting.Store(true)
+			l.srv.outMu.Unlock()
+			return true
+		}
 	}
-	return false // limInboundBytes: processBuffered tries to reserve again
+	return false
 }
 
 // checkPaused resumes the paused connections whose limits cleared. Owner
@@ -222,6 +254,28 @@ func (l *loop) release(c *client) {
 	if c.x != nil && c.x.reserved != 0 {
 		l.srv.inbound.Add(-int64(c.x.reserved))
 		c.x.reserved = 0
+		if l.srv.inWaiting.Load() {
+			l.srv.wakeInbound()
+		}
+	}
+}
+
+// wakeInbound has the loops with connections paused by MaxInboundBytes try
+// again at the next output tick, now that some budget was released.
+func (srv *Server) wakeInbound() {
+	srv.outMu.Lock()
+	if srv.outLoops == nil {
+		srv.outLoops = make(map[*loop]struct{})
+	}
+	for l := range srv.inLoops {
+		srv.outLoops[l] = struct{}{}
+		delete(srv.inLoops, l)
+	}
+	srv.inWaiting.Store(false)
+	srv.outMu.Unlock()
+	select {
+	case srv.outWake <- struct{}{}:
+	default:
 	}
 }
 

@@ -60,6 +60,10 @@ type Server struct {
 	outMu    sync.Mutex
 	outLoops map[*loop]struct{}
 	outWake  chan struct{}
+	// inLoops are the loops with connections paused by MaxInboundBytes,
+	// woken when a reservation is released; inWaiting says it is not empty.
+	inLoops   map[*loop]struct{}
+	inWaiting atomic.Bool
 }
 
 // New makes a server from cfg; Start runs it.
