@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls million decompose clean
+.PHONY: run build test test-short vet fuzz bench bench-tls million decompose hostile clean
 
 run:
 	$(GO) run ./cmd/cp7
@@ -44,6 +44,10 @@ bench-tls:
 
 million:
 	./benchmarks/million.sh
+
+# What each hostile-client case costs two builds (OLD=ref NEW=ref; default main and HEAD).
+hostile:
+	./benchmarks/hostile.sh $(or $(OLD),main) $(or $(NEW),HEAD)
 
 # Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
 decompose:

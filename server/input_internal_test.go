@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cp7/cp7/codec"
 )
 
@@ -72,4 +74,52 @@ func TestQoS1HandOverPausesPublisher(t *testing.T) {
 	if pub.paused {
 		t.Fatal("publisher still paused after the target's backlog drained")
 	}
+}
+
+// TestTCPKeepAliveOnAccepted: accepted TCP sockets get SO_KEEPALIVE with
+// -tcp-keepalive's idle time, so peers that vanished are found even with
+// MQTT keepalive 0.
+func TestTCPKeepAliveOnAccepted(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.EventLoops, cfg.TCPKeepAlive = "127.0.0.1:0", 1, 42*time.Second
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	got := make(chan [2]int, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var l *loop
+		srv.handler.loops.Range(func(_, v any) bool { l = v.(*loop); return false })
+		if l != nil && l.post(func() {
+			for _, slot := range l.wheel.clients {
+				for _, e := range slot {
+					on, _ := unix.GetsockoptInt(e.c.gc.Fd(), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+					idle, _ := unix.GetsockoptInt(e.c.gc.Fd(), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+					got <- [2]int{on, idle}
+					return
+				}
+			}
+		}) {
+			select {
+			case v := <-got:
+				if v[0] != 1 || v[1] != 42 {
+					t.Fatalf("SO_KEEPALIVE %d, TCP_KEEPIDLE %d; want 1 and 42", v[0], v[1])
+				}
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no accepted connection found on the loop")
 }

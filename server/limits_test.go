@@ -388,3 +388,19 @@ func TestPublishRateDelaysNotDrops(t *testing.T) {
 		t.Fatal("30 publishes at once with -publish-rate 20 never paused the publisher")
 	}
 }
+
+func TestMaxListenerConnections(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, func(c *server.Config) { c.MaxListenerConnections = 2 })
+	servertest.DialConnect(t, srv.Addr(), "ml1", true, false)
+	servertest.DialConnect(t, srv.Addr(), "ml2", true, false)
+	if extra := servertest.Dial(t, srv.Addr()); !extra.Closed(wait) {
+		t.Fatal("a 3rd connection on a listener limited to 2 was not closed")
+	}
+	// Goroutine listeners count per their own address.
+	a, b := net.Pipe()
+	defer a.Close()
+	go srv.ServeConn(b)
+	c := servertest.Wrap(t, a)
+	c.MustConnect(servertest.NewConnect("ml-pipe", true, 0), false)
+}
