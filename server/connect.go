@@ -82,7 +82,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 			return l.refuse(c, codec.TopicNameInvalid, "invalid will topic")
 		}
 		if !cfg.topicWithin(p.WillTopic) {
-			l.clientLimit(limTopic, c, "will topic above the maximum levels or length")
+			l.srv.limitHit(limTopic, id, addrString(c.remoteAddr()), "will topic above the maximum levels or length")
 			return l.refuse(c, codec.TopicNameInvalid, "will topic has more levels or bytes than the server allows")
 		}
 		if p.WillProps.Has(codec.PropResponseTopic) && !validWillTopic(p.WillProps.ResponseTopic) {

@@ -265,9 +265,10 @@ func (g *goodPair) check(t *testing.T, after string) {
 		t.Errorf("after %q: %s", after, strings.Join(g.errs, "; "))
 		g.errs = nil
 	}
-	// The contract: worst-case latency under a second.
-	if g.maxLat >= time.Second {
-		t.Errorf("after %q: well-behaved message latency %v, want under 1s", after, g.maxLat)
+	// The contract: worst-case latency under a second (see
+	// hostileLatency for the race detector's allowance).
+	if g.maxLat >= hostileLatency {
+		t.Errorf("after %q: well-behaved message latency %v, want under %v", after, g.maxLat, hostileLatency)
 	}
 }
 

@@ -58,13 +58,10 @@ func (srv *Server) limitHit(k limitKind, clientID, remote string, detail string)
 		"detail", detail, "not_logged_since_last", ls.suppressed[k].Swap(0))
 }
 
-// clientLimit is limitHit for a client of this loop.
+// clientLimit is limitHit for a client of this loop (its id is "" before
+// CONNECT is accepted).
 func (l *loop) clientLimit(k limitKind, c *client, detail string) {
-	id := c.clientID()
-	if id == "" && c.state == stateNew && l.pkt.connect.ClientID != nil && l.processing == c {
-		id = string(l.pkt.connect.ClientID)
-	}
-	l.srv.limitHit(k, id, addrString(c.remoteAddr()), detail)
+	l.srv.limitHit(k, c.clientID(), addrString(c.remoteAddr()), detail)
 }
 
 // topicWithin reports whether a topic name or filter is within the
