@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls million decompose hostile clean
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth million decompose hostile clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -42,6 +42,10 @@ bench:
 bench-tls:
 	./benchmarks/tls.sh
 
+# authentication cost next to Mosquitto: connect rates, publish latency during a credential storm
+bench-auth:
+	./benchmarks/auth.sh
+
 million:
 	./benchmarks/million.sh
 
@@ -52,3 +56,8 @@ hostile:
 # Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
 decompose:
 	./benchmarks/decompose.sh
+
+# deploy/cp7.example.yaml: every config key at its default, with its help
+# text (TestExampleConfigIsCurrent fails when it is out of date).
+config-example:
+	$(GO) run ./cmd/cp7 config example > deploy/cp7.example.yaml

@@ -124,6 +124,13 @@ type Config struct {
 	// publish and subscribe (nil allows everything).
 	Auth Authenticator
 	ACL  Authorizer
+	// AuthWorkers is the number of goroutines that run Auth's slow checks
+	// off the event loops; 0 means max(8, 4 x GOMAXPROCS).
+	AuthWorkers int
+	// AuthQueue bounds the CONNECTs waiting for an auth worker; past it a
+	// CONNECT is refused with Server busy (v5 0x89, 3.1.1 0x03) and
+	// counted. 0 means 64 per worker.
+	AuthQueue int
 	// EnhancedAuth are the MQTT 5 enhanced authentication methods offered
 	// (AUTH packet exchange), e.g. NewSCRAM.
 	EnhancedAuth []EnhancedAuthenticator
@@ -195,6 +202,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server: a rate limit is negative: use 0 (off) or more")
 	case c.ConnectRate > 0 && c.ConnectBurst < 1:
 		return fmt.Errorf("server: connect burst %d must be at least 1 with a connect rate", c.ConnectBurst)
+	case c.AuthWorkers < 0 || c.AuthQueue < 0:
+		return fmt.Errorf("server: auth workers %d and auth queue %d must not be negative: use 0 for the defaults", c.AuthWorkers, c.AuthQueue)
 	case c.MaxClientIDLen < 23:
 		return fmt.Errorf("server: max client id length %d is below the 23 every server must accept [MQTT-3.1.3-5]", c.MaxClientIDLen)
 	}

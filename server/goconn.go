@@ -106,7 +106,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 					c.end()
 				}
 				paused := c.paused && c.state != stateClosed && !c.closing
-				results <- result{n, closeNow, c.state == stateAttaching || paused, paused}
+				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || paused, paused}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break

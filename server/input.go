@@ -181,7 +181,7 @@ func (l *loop) checkPaused() {
 // connection is paused until other packets complete.
 func (c *client) processBuffered() {
 	l, gc := c.l, c.gc
-	for !c.paused && !c.closing && c.state != stateClosed && c.state != stateAttaching {
+	for !c.paused && !c.closing && c.state != stateClosed && c.state != stateAttaching && c.state != stateChecking {
 		n := gc.InboundBuffered()
 		if n == 0 {
 			l.release(c)

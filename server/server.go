@@ -37,6 +37,7 @@ type Server struct {
 	// bytes of the retained messages (MaxRetainedBytes).
 	inbound       atomic.Int64
 	retainedBytes atomic.Int64
+	auth          *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -84,6 +85,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		outWake:  make(chan struct{}, 1),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
+	}
+	if cfg.Auth != nil {
+		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
 	return srv, nil
 }
@@ -218,6 +222,9 @@ func (srv *Server) Close() error {
 	}
 	close(srv.stop)
 	srv.wg.Wait()
+	if srv.auth != nil {
+		srv.auth.close()
+	}
 	return err
 }
 
