@@ -177,7 +177,7 @@ func TestAcksCountAgainstOutbound(t *testing.T) {
 		}
 		sent <- err
 	}()
-	servertest.Eventually(t, wait, func() bool { return srv.Stats().PausedOutbound > 0 }, "input paused by unread PINGRESPs")
+	servertest.Eventually(t, 30*time.Second, func() bool { return srv.Stats().PausedOutbound > 0 }, "input paused by unread PINGRESPs")
 	got := 0
 	buf := make([]byte, 64<<10)
 	_ = c.NetConn().SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -235,6 +235,9 @@ func TestQueuedBytesBound(t *testing.T) {
 	sub := servertest.DialConnect(t, srv.Addr(), "qb-sub", false, false)
 	sub.MustSubscribe(1, 1, "qb/t")
 	sub.Disconnect()
+	if !sub.Closed(wait) { // closed by the broker: the session is offline
+		t.Fatal("DISCONNECT did not close the connection")
+	}
 	pub := servertest.DialConnect(t, srv.Addr(), "qb-pub", true, false)
 	for i := range 10 {
 		pub.PublishAcked("qb/t", fmt.Sprintf("%d%s", i, strings.Repeat("x", 3999)), 1, false, uint16(i+1))
