@@ -407,3 +407,44 @@ func TestMaxListenerConnections(t *testing.T) {
 	c := servertest.Wrap(t, a)
 	c.MustConnect(servertest.NewConnect("ml-pipe", true, 0), false)
 }
+
+// TestInboundBudgetGoroutineTransport: TLS and WebSocket connections (served
+// by ServeConn) reserve their incomplete packets against the same
+// -max-inbound-bytes, and wait without reading while it is spent.
+func TestInboundBudgetGoroutineTransport(t *testing.T) {
+	t.Parallel()
+	const size = 48 << 10
+	srv := servertest.Start(t, func(c *server.Config) {
+		c.MaxPacketSize = 64 << 10
+		c.MaxInboundBytes = 64 << 10
+	})
+	sub := servertest.DialConnect(t, srv.Addr(), "gib-sub", true, false)
+	sub.MustSubscribe(1, 0, "gib/#")
+	conns := make([]net.Conn, 2)
+	for i := range conns {
+		a, b := net.Pipe()
+		go srv.ServeConn(b)
+		c := servertest.Wrap(t, a)
+		c.MustConnect(servertest.NewConnect(fmt.Sprint("gib-", i), true, 0), false)
+		conns[i] = a
+	}
+	pkt := func(topic string) []byte {
+		return codec.AppendPublish(nil, &codec.Publish{Topic: []byte(topic), Payload: bytes.Repeat([]byte("p"), size)}, codec.Version311)
+	}
+	pa, pb := pkt("gib/a"), pkt("gib/b")
+	wrote := make(chan error, 2)
+	go func() { _, err := conns[0].Write(pa[:size/2]); wrote <- err }()
+	<-wrote
+	servertest.Eventually(t, wait, func() bool { return srv.Stats().InboundBytes == int64(len(pa)) }, "a's packet reserved")
+	go func() { _, err := conns[1].Write(pb); wrote <- err }()
+	servertest.Eventually(t, wait, func() bool { return srv.Stats().PausedInbound >= 1 }, "b waits for the budget")
+	go func() { _, err := conns[0].Write(pa[size/2:]); wrote <- err }()
+	got := map[string]bool{}
+	for range 2 {
+		got[string(sub.ExpectPublish().Topic)] = true
+	}
+	if !got["gib/a"] || !got["gib/b"] {
+		t.Fatalf("received %v, want both", got)
+	}
+	servertest.Eventually(t, wait, func() bool { return srv.Stats().InboundBytes == 0 }, "budget released")
+}
