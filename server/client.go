@@ -67,11 +67,11 @@ type clientExtra struct {
 	remote       net.Addr  // when not gc.RemoteAddr(): PROXY header, goroutine transports
 	user         string
 	will         *will
-	cn           string       // verified TLS client certificate CN
-	auth         *authState   // enhanced authentication in progress
-	authMethod   string       // v5 method the client authenticated with
-	rules        *ClientRules // topic rules the authentication method attached (JWT claims)
-	proxyPending bool         // a PROXY header is expected before MQTT
+	cn           string     // verified TLS client certificate CN
+	auth         *authState // enhanced authentication in progress
+	authMethod   string     // v5 method the client authenticated with
+	proxyPending bool       // a PROXY header is expected before MQTT
+	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
 
 	// input limits (input.go)
 	pauseWhy uint16 // bit per limitKind holding the input paused

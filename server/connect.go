@@ -212,6 +212,9 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	c.sess = s
 	s.c = c
 	s.expiry = r.expiry
+	if l.srv.checkTopics {
+		l.checkWill(c)
+	}
 	if s.st != nil {
 		s.st.expireAt = 0
 		l.trim(s)

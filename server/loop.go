@@ -53,7 +53,7 @@ type loop struct {
 	// count holds this turn's per-packet counters: added to the shared
 	// stats once per turn, not once per packet, so loops do not bounce the
 	// stats' cache lines between cores on every publish.
-	count struct{ packetsIn, received, acked uint64 }
+	count struct{ packetsIn, received, acked, deniedReceive uint64 }
 
 	// spares of the QoS 1/2 bookkeeping, reused instead of allocated per
 	// message (bounded by maxSpares)
@@ -203,7 +203,10 @@ func (l *loop) flushCounts() {
 	if n := l.count.acked; n != 0 {
 		st.acked.Add(n)
 	}
-	l.count.packetsIn, l.count.received, l.count.acked = 0, 0, 0
+	if n := l.count.deniedReceive; n != 0 {
+		st.deniedReceive.Add(n)
+	}
+	l.count.packetsIn, l.count.received, l.count.acked, l.count.deniedReceive = 0, 0, 0, 0
 }
 
 // handOver queues a delivery for a session owned by another loop.

@@ -65,6 +65,10 @@ type Server struct {
 	// woken when a reservation is released; inWaiting says it is not empty.
 	inLoops   map[*loop]struct{}
 	inWaiting atomic.Bool
+	// checkTopics says whether any topic rules may apply (Config.ACL, or
+	// an Authenticator that may attach ClientRules): without, the publish
+	// and delivery paths skip authorization on this one test.
+	checkTopics bool
 }
 
 // New makes a server from cfg; Start runs it.
@@ -86,6 +90,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
 	if cfg.Auth != nil {
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}

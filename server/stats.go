@@ -23,6 +23,7 @@ type stats struct {
 	sessionsExpired   atomic.Uint64
 	deniedPublish     atomic.Uint64
 	deniedSubscribe   atomic.Uint64
+	deniedReceive     atomic.Uint64
 	dropped           atomic.Uint64
 	droppedOffline    atomic.Uint64
 	droppedSlow       atomic.Uint64
@@ -54,6 +55,7 @@ type Stats struct {
 	SessionsExpired   uint64
 	DeniedPublish     uint64
 	DeniedSubscribe   uint64
+	DeniedReceive     uint64 // deliveries (live, retained, queued) the subscriber may not read
 	Dropped           uint64 // hand-overs to loops that were gone
 	DroppedOffline    uint64 // QoS 0 to offline sessions
 	DroppedSlow       uint64 // QoS 0 to connections over the outbound limit
@@ -106,6 +108,7 @@ func (srv *Server) Stats() Stats {
 		SessionsExpired:   s.sessionsExpired.Load(),
 		DeniedPublish:     s.deniedPublish.Load(),
 		DeniedSubscribe:   s.deniedSubscribe.Load(),
+		DeniedReceive:     s.deniedReceive.Load(),
 		Dropped:           s.dropped.Load(),
 		DroppedOffline:    s.droppedOffline.Load(),
 		DroppedSlow:       s.droppedSlow.Load(),
