@@ -57,7 +57,7 @@ type client struct {
 	// struct, which for a quiet subscriber is cold in the cache.
 	gnetHolds bool
 	// paused is set while the connection's input is not read (a limit's
-	// backpressure, see input.go); x.pauseWhy says which limits hold it.
+	// backpressure, see input.go); its inputState says which limits hold it.
 	paused bool
 }
 
@@ -71,17 +71,11 @@ type clientExtra struct {
 	auth         *authState // enhanced authentication in progress
 	authMethod   string     // v5 method the client authenticated with
 	proxyPending bool       // a PROXY header is expected before MQTT
-	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
-
-	// input limits (input.go)
-	pauseWhy uint16 // bit per limitKind holding the input paused
-	reserved int    // bytes of MaxInboundBytes reserved for the incomplete packet in hand
-	waitOn   *loop  // the loop whose backlog paused this publisher
-	pubMsgs  bucket // PublishRate
-	pubBytes bucket // PublishBytesRate
-	// retained messages of new subscriptions still to send, paced by the
-	// socket (retain.go)
-	retainedQ []*retainedBatch
+	// in is the 1-based index of the connection's inputState in its loop's
+	// inputs (input.go), 0 for none; it sits in proxyPending's padding, so
+	// clientExtra keeps its size class.
+	in  uint32
+	acl *clientACL // topic rules from authentication, cached view (server/authorize.go)
 }
 
 func (c *client) ext() *clientExtra {

@@ -102,6 +102,7 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	l.now = time.Now()
 	l.release(c)
 	l.closed(c)
+	l.freeInput(c)
 	l.endTurn()
 	return gnet.None
 }

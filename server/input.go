@@ -68,7 +68,7 @@ func (l *loop) setReadInterest(c *client, read bool) {
 // pauseInput stops reading c until limit k clears; it counts and logs the
 // limit once per pause. Owner only.
 func (l *loop) pauseInput(c *client, k limitKind, detail string) {
-	x := c.ext()
+	x := l.input(c)
 	if x.pauseWhy&(1<<k) == 0 {
 		x.pauseWhy |= 1 << k
 		l.clientLimit(k, c, detail)
@@ -97,7 +97,10 @@ func (l *loop) pauseInput(c *client, k limitKind, detail string) {
 // blocked reports whether limit k still holds c's input.
 func (l *loop) blocked(c *client, k limitKind) bool {
 	cfg := &l.srv.cfg
-	x := c.x
+	x := l.inputIf(c)
+	if x == nil {
+		return false
+	}
 	switch k {
 	case limPublishRate:
 		now := l.now.UnixNano()
@@ -143,12 +146,12 @@ func (l *loop) checkPaused() {
 	l.paused = nil
 	for i, c := range list {
 		list[i] = nil
-		x := c.x
-		if !c.paused || c.state == stateClosed {
-			if x.pauseWhy&(1<<limOutbound) != 0 {
+		x := l.inputIf(c)
+		if x == nil || !c.paused || c.state == stateClosed {
+			if x != nil && x.pauseWhy&(1<<limOutbound) != 0 {
 				l.outPaused--
+				x.pauseWhy = 0
 			}
-			x.pauseWhy = 0
 			continue
 		}
 		for k := limitKind(0); k < limKinds; k++ {
@@ -236,7 +239,7 @@ func (l *loop) packetLimit(c *client) int {
 
 // reserve holds total bytes of MaxInboundBytes for c's incomplete packet.
 func (l *loop) reserve(c *client, total int) bool {
-	if c.x != nil && c.x.reserved == total {
+	if x := l.inputIf(c); x != nil && x.reserved == total {
 		return true
 	}
 	l.release(c)
@@ -245,15 +248,15 @@ func (l *loop) reserve(c *client, total int) bool {
 		in.Add(-int64(total))
 		return false
 	}
-	c.ext().reserved = total
+	l.input(c).reserved = total
 	return true
 }
 
 // release gives c's reservation back.
 func (l *loop) release(c *client) {
-	if c.x != nil && c.x.reserved != 0 {
-		l.srv.inbound.Add(-int64(c.x.reserved))
-		c.x.reserved = 0
+	if x := l.inputIf(c); x != nil && x.reserved != 0 {
+		l.srv.inbound.Add(-int64(x.reserved))
+		x.reserved = 0
 		if l.srv.inWaiting.Load() {
 			l.srv.wakeInbound()
 		}
@@ -284,7 +287,7 @@ func (srv *Server) wakeInbound() {
 // debt is paid (the excess is delayed, not dropped).
 func (l *loop) chargePublish(c *client, n int) {
 	cfg := &l.srv.cfg
-	x := c.ext()
+	x := l.input(c)
 	now := l.now.UnixNano()
 	debt := cfg.PublishRate > 0 && x.pubMsgs.charge(now, cfg.PublishRate, msgBurst(cfg), 1)
 	if cfg.PublishBytesRate > 0 && x.pubBytes.charge(now, cfg.PublishBytesRate, cfg.PublishBytesRate, float64(n)) {
@@ -382,4 +385,57 @@ func (l *loop) scheduleOutput() {
 		return
 	}
 	l.wantOutputTick()
+}
+
+// inputState is what the input limits keep for a connection that has met
+// one: it lives in its loop's inputs, indexed from clientExtra.in, so that
+// clientExtra (which most connections hold) does not grow. Owner only.
+type inputState struct {
+	pauseWhy uint16 // bit per limitKind holding the input paused
+	reserved int    // bytes of MaxInboundBytes reserved for the incomplete packet in hand
+	waitOn   *loop  // the loop whose backlog paused this publisher
+	pubMsgs  bucket // PublishRate
+	pubBytes bucket // PublishBytesRate
+	// retained messages of new subscriptions still to send, paced by the
+	// socket (retain.go)
+	retainedQ []*retainedBatch
+}
+
+// inputIf returns c's inputState, or nil. Owner only.
+func (l *loop) inputIf(c *client) *inputState {
+	if c.x == nil || c.x.in == 0 {
+		return nil
+	}
+	return l.inputs[c.x.in-1]
+}
+
+// input returns c's inputState, making one on first use. Owner only.
+func (l *loop) input(c *client) *inputState {
+	if x := l.inputIf(c); x != nil {
+		return x
+	}
+	x := &inputState{}
+	if n := len(l.inputsFree); n > 0 {
+		i := l.inputsFree[n-1]
+		l.inputsFree = l.inputsFree[:n-1]
+		l.inputs[i-1] = x
+		c.ext().in = i
+		return x
+	}
+	l.inputs = append(l.inputs, x)
+	c.ext().in = uint32(len(l.inputs))
+	return x
+}
+
+// freeInput forgets c's inputState once c has closed. Owner only.
+func (l *loop) freeInput(c *client) {
+	if c.x == nil || c.x.in == 0 {
+		return
+	}
+	if x := l.inputs[c.x.in-1]; x.pauseWhy&(1<<limOutbound) != 0 {
+		l.outPaused-- // checkPaused will not see it again
+	}
+	l.inputs[c.x.in-1] = nil
+	l.inputsFree = append(l.inputsFree, c.x.in)
+	c.x.in = 0
 }

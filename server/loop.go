@@ -35,14 +35,16 @@ type loop struct {
 	hasWaiters atomic.Bool
 
 	// owner only
-	paused       []*client // connections whose input is paused (input.go)
-	retainedWait []*client // connections with retained messages still to send (retain.go)
-	outWanted    bool      // the output ticker will post outputCheck (input.go)
-	outPaused    int       // paused connections waiting for their socket to drain
-	retainedRun  bool      // a sendRetainedQueued task is posted
-	dirty        []*client // clients with bytes in out, flushed by endTurn
-	spare        []*client // the other dirty array, swapped each round
-	inTurn       bool      // endTurn is running (re-entered through OnClose)
+	paused       []*client     // connections whose input is paused (input.go)
+	inputs       []*inputState // by clientExtra.in - 1 (input.go)
+	inputsFree   []uint32      // free indexes of inputs
+	retainedWait []*client     // connections with retained messages still to send (retain.go)
+	outWanted    bool          // the output ticker will post outputCheck (input.go)
+	outPaused    int           // paused connections waiting for their socket to drain
+	retainedRun  bool          // a sendRetainedQueued task is posted
+	dirty        []*client     // clients with bytes in out, flushed by endTurn
+	spare        []*client     // the other dirty array, swapped each round
+	inTurn       bool          // endTurn is running (re-entered through OnClose)
 	// ephemeral loops serve one goroutine connection and end with it
 	ephemeral bool
 	// processing is the client whose input process is parsing right now
@@ -222,7 +224,7 @@ func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
 		// until the target catches up, so the backlog stays bounded by
 		// what the publishers already sent.
 		if c := l.processing; c != nil {
-			c.ext().waitOn = target
+			l.input(c).waitOn = target
 			l.pauseInput(c, limBacklog, "a subscriber's loop is too far behind")
 			target.addWaiter(l)
 		}

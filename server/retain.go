@@ -76,7 +76,7 @@ func (l *loop) sendRetained(s *session, sub *codec.Subscription, granted byte, e
 	if len(b.msgs) == 0 {
 		return
 	}
-	x := c.ext()
+	x := l.input(c)
 	x.retainedQ = append(x.retainedQ, b)
 	if len(x.retainedQ) == 1 && !l.pumpRetained(c) {
 		l.retainedWait = append(l.retainedWait, c)
@@ -93,7 +93,7 @@ type retainedBatch struct {
 // pumpRetained delivers c's queued retained messages while its socket and
 // in-flight window have room; it reports whether all went. Owner only.
 func (l *loop) pumpRetained(c *client) bool {
-	x := c.x
+	x := l.inputIf(c)
 	s := c.sess
 	if x == nil || s == nil || c.state != stateConnected || c.closing {
 		if x != nil {
@@ -135,7 +135,7 @@ func (l *loop) sendRetainedQueued() {
 	l.retainedWait = nil
 	for i, c := range list {
 		list[i] = nil
-		if c.state == stateClosed || c.x == nil || len(c.x.retainedQ) == 0 {
+		if x := l.inputIf(c); c.state == stateClosed || x == nil || len(x.retainedQ) == 0 {
 			continue
 		}
 		if !l.pumpRetained(c) {
