@@ -320,7 +320,7 @@ func TestMaxConnections(t *testing.T) {
 
 func TestConnectRatePerAddress(t *testing.T) {
 	t.Parallel()
-	srv := servertest.Start(t, func(c *server.Config) { c.ConnectRate = 0.5; c.ConnectBurst = 2 })
+	srv := servertest.Start(t, func(c *server.Config) { c.ConnectRate = 0.01; c.ConnectBurst = 2 })
 	servertest.DialConnect(t, srv.Addr(), "cr1", true, false)
 	servertest.DialConnect(t, srv.Addr(), "cr2", true, false)
 	third := servertest.Dial(t, srv.Addr())
