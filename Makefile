@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl million decompose hostile clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl million million-cluster decompose hostile clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -53,6 +53,11 @@ bench-acl:
 
 million:
 	./benchmarks/million.sh
+
+# A cluster of N/19000 nodes holding N subscribed clients (N=..., NODES=...),
+# and cross-node CPU per message and latency beside a single node.
+million-cluster:
+	RESULTS=benchmarks/RESULTS.md ./benchmarks/million-cluster.sh
 
 # What each hostile-client case costs two builds (OLD=ref NEW=ref; default main and HEAD).
 hostile:

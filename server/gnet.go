@@ -100,7 +100,7 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	h.srv.unadmit(gc.LocalAddr())
 	l := c.l
 	l.now = time.Now()
-	l.release(c)
+	l.releaseInbound(c)
 	l.closed(c)
 	l.freeInput(c)
 	l.endTurn()

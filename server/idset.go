@@ -75,3 +75,15 @@ func (x *idSet) reset() idSet {
 	}
 	return idSet{s: x.s[:0]}
 }
+
+// ids returns the identifiers in the set (a new slice when it is a map).
+func (x *idSet) ids() []uint16 {
+	if x.m == nil {
+		return x.s
+	}
+	out := make([]uint16, 0, len(x.m))
+	for id := range x.m {
+		out = append(out, id)
+	}
+	return out
+}

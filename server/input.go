@@ -187,7 +187,7 @@ func (c *client) processBuffered() {
 	for !c.paused && !c.closing && c.state != stateClosed && c.state != stateAttaching && c.state != stateChecking {
 		n := gc.InboundBuffered()
 		if n == 0 {
-			l.release(c)
+			l.releaseInbound(c)
 			return
 		}
 		if c.x == nil || !c.x.proxyPending {
@@ -213,11 +213,11 @@ func (c *client) processBuffered() {
 		buf, _ := gc.Peek(n)
 		used, closeNow := l.process(c, buf)
 		if used > 0 {
-			l.release(c)
+			l.releaseInbound(c)
 			_, _ = gc.Discard(used) // never Discard(0): gnet treats n <= 0 as "all"
 		}
 		if closeNow {
-			l.release(c)
+			l.releaseInbound(c)
 			c.end()
 			return
 		}
@@ -242,7 +242,7 @@ func (l *loop) reserve(c *client, total int) bool {
 	if x := l.inputIf(c); x != nil && x.reserved == total {
 		return true
 	}
-	l.release(c)
+	l.releaseInbound(c)
 	in := &l.srv.inbound
 	if in.Add(int64(total)) > l.srv.cfg.MaxInboundBytes {
 		in.Add(-int64(total))
@@ -252,8 +252,8 @@ func (l *loop) reserve(c *client, total int) bool {
 	return true
 }
 
-// release gives c's reservation back.
-func (l *loop) release(c *client) {
+// releaseInbound gives c's reservation back.
+func (l *loop) releaseInbound(c *client) {
 	if x := l.inputIf(c); x != nil && x.reserved != 0 {
 		l.srv.inbound.Add(-int64(x.reserved))
 		x.reserved = 0

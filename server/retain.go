@@ -15,6 +15,9 @@ func (l *loop) retain(m *Message) {
 		if old, ok := srv.retained.Remove(string(m.Topic)); ok { // [MQTT-3.3.1-6, 3.3.1-7]
 			srv.retainedBytes.Add(-retainedSize(old))
 		}
+		if c := srv.cluster; c != nil && !m.remote {
+			c.Retain(string(m.Topic), nil)
+		}
 		return
 	}
 	size := int64(len(m.Topic) + len(m.Payload))
@@ -43,6 +46,9 @@ func (l *loop) retain(m *Message) {
 	srv.retainedBytes.Add(size)
 	if old, had := srv.retained.Replace(string(rm.Topic), &rm); had {
 		srv.retainedBytes.Add(-retainedSize(old))
+	}
+	if c := srv.cluster; c != nil && !m.remote {
+		c.Retain(string(rm.Topic), AppendBusMessage(nil, &rm, l.now))
 	}
 }
 

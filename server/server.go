@@ -38,6 +38,10 @@ type Server struct {
 	inbound       atomic.Int64
 	retainedBytes atomic.Int64
 	auth          *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
+	// cluster is nil on a single node; bus is the loop that routes the
+	// messages other nodes send (see cluster.go).
+	cluster Cluster
+	bus     *loop
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -107,6 +111,9 @@ func (srv *Server) Start() error {
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
 	go func() { defer srv.wg.Done(); srv.outputTicker() }()
+	if srv.cluster != nil {
+		srv.startBusLoop()
+	}
 	if srv.cfg.Listen == "" {
 		return nil
 	}

@@ -31,6 +31,7 @@ type stats struct {
 	droppedExpired    atomic.Uint64
 	droppedTooLarge   atomic.Uint64
 	droppedBacklog    atomic.Uint64
+	droppedBus        atomic.Uint64
 }
 
 // Stats is a snapshot of the counters.
@@ -82,6 +83,7 @@ type Stats struct {
 	PausedOutbound     uint64 // acks and PINGRESP past MaxOutboundBytes
 	InboundBytes       int64  // bytes reserved for incomplete packets now
 	RetainedBytes      int64  // topic + payload bytes of retained messages now
+	DroppedBus         uint64 // malformed messages from other nodes
 }
 
 // Stats returns the current counters.
@@ -132,5 +134,6 @@ func (srv *Server) Stats() Stats {
 		PausedOutbound:     srv.limits.hits[limOutbound].Load(),
 		InboundBytes:       srv.inbound.Load(),
 		RetainedBytes:      srv.retainedBytes.Load(),
+		DroppedBus:         s.droppedBus.Load(),
 	}
 }
