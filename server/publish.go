@@ -45,7 +45,7 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.sess.id, c.username(), topic) {
-		l.srv.stats.deniedPublish.Add(1)
+		l.event(evDeniedPublish)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].
 		l.ackPublish(c, p, codec.NotAuthorized)
@@ -61,7 +61,6 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	l.ownSrc, l.ownDst = nil, nil
-	l.count.received++
 	if p.Retain {
 		l.retain(m)
 	}
@@ -159,7 +158,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 	}
 	// The flow is complete: the window and queue held the only reference.
-	l.freeOutbound(s.removeInflight(a.PacketID))
+	l.freeOutbound(l.removeInflight(s, a.PacketID))
 	l.count.acked++
 	l.fillWindow(s)
 	l.trim(s)

@@ -28,7 +28,16 @@ type Server struct {
 	router   *router.Table
 	retained *router.RetainTree[*Message]
 	sessions registry
-	stats    stats
+	started  time.Time
+
+	// counters of every loop, summed by Metrics; goCtr is shared by the
+	// goroutine connections' loops (off the hot path) and goroutines that
+	// own no loop.
+	ctrMu      sync.Mutex
+	ctrs       []*loopCounters
+	goCtr      *loopCounters
+	collectMu  sync.Mutex
+	collectors []func() []Family
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -63,9 +72,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		retained: router.NewRetainTree[*Message](),
 		loops:    make(map[*loop]struct{}),
 		stop:     make(chan struct{}),
+		started:  time.Now(),
+		goCtr:    new(loopCounters),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	srv.addCounters(srv.goCtr)
 	return srv, nil
 }
 
@@ -74,6 +86,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 func (srv *Server) Start() error {
 	g := newGoLoop()
 	srv.parking = newLoop(srv, g.post)
+	srv.parking.name = "parking"
 	srv.addLoop(srv.parking)
 	srv.wg.Add(2)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
@@ -225,6 +238,7 @@ func (srv *Server) postToOwner(s *session, task func(l *loop)) {
 			break
 		}
 	}
+	srv.goCtr.drop(dropLoopGone)
 	srv.log.Warn("dropping a task for a session whose loop is gone", "client_id", s.id)
 }
 

@@ -38,7 +38,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		}
 		if rc == 0 && l.srv.cfg.ACL != nil && !l.srv.cfg.ACL.CanSubscribe(c.sess.id, c.username(), sub.Filter) {
 			rc = codec.NotAuthorized
-			l.srv.stats.deniedSubscribe.Add(1)
+			l.event(evDeniedSubscribe)
 		}
 		if rc != 0 {
 			if c.v5 == nil {

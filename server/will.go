@@ -37,7 +37,7 @@ func (l *loop) publishWill(w *will) {
 		l.retain(m)
 	}
 	l.route(m)
-	l.srv.stats.willsSent.Add(1)
+	l.event(evWillSent)
 }
 
 // onConnectionLost runs the will of a connection that ended without a normal
