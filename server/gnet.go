@@ -14,10 +14,10 @@ import (
 // Every callback runs on the connection's event loop.
 type gnetHandler struct {
 	gnet.BuiltinEventEngine
-	srv   *Server
+	srv    *Server
 	loops  sync.Map // gnet.EventLoop -> *loop
 	nloops atomic.Int32
-	boot  chan gnet.Engine
+	boot   chan gnet.Engine
 }
 
 // loopOf returns the broker loop bound to a gnet event loop, creating it the
@@ -50,6 +50,9 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen allocates only the small client struct: no buffer, map or timer.
 func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if h.srv.stopping.Load() {
+		return nil, gnet.Close // shutting down: accept nothing new
+	}
 	l := h.loopOf(gc.EventLoop())
 	now := time.Now()
 	c := &client{l: l, gc: gc, lastActive: now.UnixMilli()}

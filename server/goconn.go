@@ -63,6 +63,14 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	if p, ok := nc.(peerCN); ok {
 		x.cn = p.PeerCommonName()
 	}
+	x.listener = lstOther
+	if k, ok := nc.(interface{ ListenerKind() string }); ok {
+		for i, n := range listenerNames {
+			if n == k.ListenerKind() {
+				x.listener = uint8(i)
+			}
+		}
+	}
 	srv.goCtr.open.Add(1)
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 

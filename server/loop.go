@@ -46,6 +46,7 @@ type loop struct {
 	// connections' loops, which are not listed one by one)
 	name string
 	tq   *taskQueue // a gnet loop's task queue, for its backlog
+	hot  *hotTopics // sampled busiest topics; nil on goroutine connections' loops
 
 	// spares of the QoS 1/2 bookkeeping, reused instead of allocated per
 	// message (bounded by maxSpares)
@@ -92,7 +93,7 @@ type xfer struct {
 }
 
 func newLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, scratch: new(scratch), ctr: new(loopCounters)}
+	l := &loop{srv: srv, post: post, scratch: new(scratch), ctr: new(loopCounters), hot: new(hotTopics)}
 	srv.addCounters(l.ctr)
 	l.wheel.init(time.Now(), wheelSlots)
 	return l
@@ -264,6 +265,9 @@ func (l *loop) pending() int64 {
 func (l *loop) tick(now time.Time) {
 	l.now = now
 	l.wheel.advance(now, l)
+	if l.hot != nil {
+		l.hot.decay(now)
+	}
 }
 
 // goLoop is the executor of a loop owned by a goroutine (TLS and WebSocket

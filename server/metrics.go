@@ -63,10 +63,14 @@ type LoopBacklog struct {
 }
 
 // MessagesReceived is every PUBLISH received.
-func (m *Metrics) MessagesReceived() uint64 { return m.MessagesIn[0] + m.MessagesIn[1] + m.MessagesIn[2] }
+func (m *Metrics) MessagesReceived() uint64 {
+	return m.MessagesIn[0] + m.MessagesIn[1] + m.MessagesIn[2]
+}
 
 // MessagesSent is every PUBLISH sent.
-func (m *Metrics) MessagesSent() uint64 { return m.MessagesOut[0] + m.MessagesOut[1] + m.MessagesOut[2] }
+func (m *Metrics) MessagesSent() uint64 {
+	return m.MessagesOut[0] + m.MessagesOut[1] + m.MessagesOut[2]
+}
 
 // Version is reported in $SYS/broker/version and the stats API.
 var Version = "cp7 dev"

@@ -61,6 +61,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	l.ownSrc, l.ownDst = nil, nil
+	if l.hot != nil {
+		l.hot.sample(topic)
+	}
 	if p.Retain {
 		l.retain(m)
 	}

@@ -44,12 +44,15 @@ var subcommands = map[string]func(args []string) error{}
 type options struct {
 	cfg      server.Config
 	logLevel string
-	pprof    string
-	profile  string
-	gcPct    int
-	shared   string
-	lst      listenerFlags
-	groups   []flagGroup
+	// set by ops.go's flags
+	logFormat       string
+	shutdownTimeout time.Duration
+	pprof           string
+	profile         string
+	gcPct           int
+	shared          string
+	lst             listenerFlags
+	groups          []flagGroup
 }
 
 // flagGroup is one feature's flags, kept in a file of its own in this
@@ -144,7 +147,7 @@ func parseFlags(args []string) (*options, error) {
 	return o, c.Validate()
 }
 
-func newLogger(level string) (*slog.Logger, error) {
+func newLogger(level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	switch strings.ToLower(level) {
 	case "debug":
@@ -158,7 +161,14 @@ func newLogger(level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("-log-level %q is not a level: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: use text or json", format)
 }
 
 func startProfile(kind string) (interface{ Stop() }, error) {
@@ -190,7 +200,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(o.logLevel)
+	log, err := newLogger(o.logLevel, o.logFormat)
 	if err != nil {
 		return err
 	}
@@ -223,6 +233,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// /readyz fails until every listener below is up.
+	srv.HoldReady("listeners", "starting")
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -247,6 +259,7 @@ func run(args []string) error {
 		prev := stopListeners
 		stopListeners = func() { stop(); prev() }
 	}
+	srv.ReleaseReady("listeners")
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := range sig {
@@ -262,17 +275,5 @@ func run(args []string) error {
 		log.Info("shutting down", "signal", s.String())
 		break
 	}
-	done := make(chan struct{})
-	go func() {
-		stopListeners()
-		cancel()
-		_ = srv.Close()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		log.Error("shutdown took longer than 15s; exiting anyway")
-	}
-	return nil
+	return shutdown(srv, stopListeners, cancel, o.shutdownTimeout, log)
 }

@@ -65,7 +65,7 @@ func TestBadFlagsSayWhatToDo(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
-	_, err := newLogger("loud")
+	_, err := newLogger("loud", "text")
 	require.ErrorContains(t, err, "debug, info, warn or error")
 	_, err = startProfile("heap")
 	require.ErrorContains(t, err, "cpu, mem, block, mutex or trace")
