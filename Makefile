@@ -25,6 +25,9 @@ test: vet
 	./scripts/install-deps.sh
 	./scripts/install-e2e-deps.sh
 	$(GO) test -race -count=1 -timeout 15m ./...
+	# The allocation and struct-size tests are built with !race (the race
+	# detector allocates on its own): run them again without it.
+	$(GO) test -count=1 -run 'Alloc|Size' ./...
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-brief.sh
 
 # Quick loop for development: no race detector, no installs, no fuzzing.
