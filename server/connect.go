@@ -221,7 +221,7 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	l.ctr.connected[c.listener()][versionIndex(c.version)].Add(1)
 	if l.srv.logInfo {
 		l.srv.log.Info("client connected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
-			"version", c.version, "keepalive", c.keepAlive, "session_present", present)
+			"listener", listenerNames[c.listener()], "version", c.version, "keepalive", c.keepAlive, "session_present", present)
 	}
 	if due := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive)); c.keepAlive > 0 && due < int64(c.wheelDue) {
 		// Only when sooner than the CONNECT-timeout entry, which otherwise
