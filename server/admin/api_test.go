@@ -486,3 +486,26 @@ func TestEventsStream(t *testing.T) {
 	}
 	t.Fatal("no event showed the new connection")
 }
+
+// BenchmarkMetricsScrape is one /metrics answer (snapshot, runtime figures,
+// text format), without the network.
+func BenchmarkMetricsScrape(b *testing.B) {
+	srv := servertest.StartSilent(b, nil)
+	h := admin.New(srv, admin.Options{})
+	req, _ := http.NewRequest(http.MethodGet, "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &discard{h: http.Header{}}
+		h.ServeHTTP(w, req)
+		b.SetBytes(int64(w.n))
+	}
+}
+
+type discard struct {
+	h http.Header
+	n int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
