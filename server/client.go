@@ -25,6 +25,7 @@ type clientState uint8
 const (
 	stateNew       clientState = iota // waiting for CONNECT
 	stateAuth                         // v5 enhanced authentication in progress
+	stateChecking                     // CONNECT waits for an auth worker's answer
 	stateAttaching                    // CONNECT accepted, session being attached
 	stateConnected                    // CONNACK sent
 	stateClosed                       // gone; late tasks ignore it
@@ -69,7 +70,8 @@ type clientExtra struct {
 	auth         *authState // enhanced authentication in progress
 	authMethod   string     // v5 method the client authenticated with
 	proxyPending bool       // a PROXY header is expected before MQTT
-	listener     uint8      // lstTLS, lstWS, ... (gnet connections are lstTCP)
+	listener     uint8      // lstTLS, lstWS, ... (gnet connections are lstTCP); fills padding
+	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
 }
 
 func (c *client) ext() *clientExtra {

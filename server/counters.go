@@ -23,6 +23,7 @@ type event uint8
 
 const (
 	evAuthFailed event = iota
+	evAuthBusy
 	evConnectTimeout
 	evKeepAliveTimeout
 	evProtocolError
@@ -30,6 +31,7 @@ const (
 	evSessionExpired
 	evDeniedPublish
 	evDeniedSubscribe
+	evDeniedReceive
 	evRedelivered
 	evAcked
 	evPacketsIn
@@ -39,6 +41,7 @@ const (
 // eventInfo names each event: the Prometheus name is cp7_<name>_total.
 var eventInfo = [numEvents]struct{ name, help string }{
 	evAuthFailed:       {"auth_failures", "CONNECT or AUTH exchanges refused by authentication."},
+	evAuthBusy:         {"auth_busy", "CONNECTs refused because the authentication queue was full."},
 	evConnectTimeout:   {"connect_timeouts", "Connections closed for sending no CONNECT in time."},
 	evKeepAliveTimeout: {"keepalive_timeouts", "Connections closed for silence past 1.5 keepalives."},
 	evProtocolError:    {"protocol_errors", "Connections closed for a protocol error or malformed packet."},
@@ -46,6 +49,7 @@ var eventInfo = [numEvents]struct{ name, help string }{
 	evSessionExpired:   {"sessions_expired", "Offline sessions removed when their expiry interval passed."},
 	evDeniedPublish:    {"publish_denied", "PUBLISH refused by the ACL."},
 	evDeniedSubscribe:  {"subscribe_denied", "Subscriptions refused by the ACL."},
+	evDeniedReceive:    {"receive_denied", "Deliveries (live, retained, queued) the subscriber's ACL may not read."},
 	evRedelivered:      {"shared_redelivered", "Shared-subscription messages handed to another group member after a session ended."},
 	evAcked:            {"deliveries_acknowledged", "QoS 1/2 deliveries whose flow completed (PUBACK or PUBCOMP)."},
 	evPacketsIn:        {"packets_received", "MQTT control packets received after CONNECT."},
@@ -145,6 +149,7 @@ func (k *loopCounters) drop(r dropReason) { k.dropped[r].Add(1) }
 // integers: endTurn adds them to the loop's counters once per turn.
 type turnCounts struct {
 	packetsIn, acked, netIn, netOut uint64
+	deniedReceive                   uint64
 	msgsIn, msgsOut                 [3]uint64
 	bytesIn, bytesOut               [3]uint64
 }
@@ -158,7 +163,7 @@ func (l *loop) drop(r dropReason) { l.ctr.dropped[r].Add(1) }
 // flushCounts adds this turn's counts to the loop's counters.
 func (l *loop) flushCounts() {
 	t := &l.count
-	if t.netIn|t.netOut|t.packetsIn|t.msgsOut[0]|t.msgsOut[1]|t.msgsOut[2] == 0 {
+	if t.netIn|t.netOut|t.packetsIn|t.msgsOut[0]|t.msgsOut[1]|t.msgsOut[2]|t.deniedReceive == 0 {
 		return
 	}
 	k := l.ctr
@@ -167,6 +172,9 @@ func (l *loop) flushCounts() {
 	}
 	if t.acked != 0 {
 		k.events[evAcked].Add(t.acked)
+	}
+	if t.deniedReceive != 0 {
+		k.events[evDeniedReceive].Add(t.deniedReceive)
 	}
 	if t.netIn != 0 {
 		k.netIn.Add(t.netIn)

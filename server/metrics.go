@@ -40,7 +40,9 @@ type Metrics struct {
 	Sessions        int64 `json:"sessions"`
 	SessionsOffline int64 `json:"sessions_offline"`
 	Inflight        int64 `json:"inflight"`
-	Queued          int64 `json:"queued"`
+	// AuthPending counts CONNECTs waiting for an auth worker's answer.
+	AuthPending int64 `json:"auth_pending"`
+	Queued      int64 `json:"queued"`
 
 	// Loops lists each event loop's backlog: deliveries handed to it by
 	// other loops and not yet run.
@@ -142,6 +144,7 @@ func (srv *Server) Metrics() Metrics {
 		m.Events[eventInfo[i].name] = n
 	}
 	m.Inflight, m.Queued = max(inflight, 0), max(queued, 0)
+	m.AuthPending = srv.authPending.Load()
 	m.Retained = srv.retained.Count()
 	m.Subscriptions = srv.router.Count()
 	m.Sessions = srv.sessions.count.Load()
@@ -238,6 +241,7 @@ func (m *Metrics) Families() []Family {
 		Sample{Labels: []string{"state", "online"}, Value: float64(m.ConnectedTotal)},
 		Sample{Labels: []string{"state", "offline"}, Value: float64(m.SessionsOffline)})
 	add("cp7_inflight_messages", "QoS 1/2 deliveries sent and not yet acknowledged.", "gauge", one(float64(m.Inflight)))
+	add("cp7_auth_pending", "CONNECTs waiting for an authentication worker's answer.", "gauge", one(float64(m.AuthPending)))
 	add("cp7_queued_messages", "QoS 1/2 deliveries queued for offline or busy sessions.", "gauge", one(float64(m.Queued)))
 	ls := make([]Sample, 0, len(m.Loops))
 	for _, l := range m.Loops {

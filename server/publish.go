@@ -44,10 +44,16 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-8]
 		}
 	}
-	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.sess.id, c.username(), topic) {
+	if l.srv.checkTopics && !l.mayPublish(c, topic) {
 		l.event(evDeniedPublish)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
-		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].
+		// Mosquitto does, so the client does not resend it forever. v5
+		// says why in the PUBACK or PUBREC: 0x87 Not authorized
+		// [MQTT-3.4.2-1, 3.5.2-1]; a PUBREC of 0x80 or more ends the QoS 2
+		// flow (MQTT 5.0 §4.3.3).
+		if l.srv.logDebug {
+			l.srv.log.Debug("publish denied", "client_id", s.id, "topic", string(topic), "qos", p.QoS)
+		}
 		l.ackPublish(c, p, codec.NotAuthorized)
 		return nil
 	}

@@ -41,6 +41,10 @@ type Server struct {
 	collectors []func() []Family
 	readyMu    sync.Mutex
 	notReady   map[string]string // HoldReady
+	// authPending counts CONNECTs waiting for an auth worker (not per
+	// publish: one add at the submit, one at the answer)
+	authPending atomic.Int64
+	auth        *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -60,6 +64,10 @@ type Server struct {
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
+	// checkTopics says whether any topic rules may apply (Config.ACL, or
+	// an Authenticator that may attach ClientRules): without, the publish
+	// and delivery paths skip authorization on this one test.
+	checkTopics bool
 }
 
 // New makes a server from cfg; Start runs it.
@@ -83,6 +91,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
 	srv.addCounters(srv.goCtr)
+	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
+	if cfg.Auth != nil {
+		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
+	}
 	return srv, nil
 }
 
@@ -225,7 +237,16 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	close(srv.stop)
 	srv.wg.Wait()
+	if srv.auth != nil {
+		srv.auth.close()
+	}
 	return err
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	waitCtx(ctx, wg)
 }
 
 func waitCtx(ctx context.Context, wg *sync.WaitGroup) {

@@ -11,6 +11,8 @@ type Stats struct {
 	ConnectsRefused   uint64
 	Disconnects       uint64
 	AuthFailed        uint64
+	AuthBusy          uint64 // CONNECTs refused because the auth queue was full
+	AuthPending       int64  // CONNECTs waiting for an auth worker's answer now
 	ConnectTimeouts   uint64
 	KeepAliveTimeouts uint64
 	ProtocolErrors    uint64
@@ -21,6 +23,7 @@ type Stats struct {
 	SessionsExpired   uint64
 	DeniedPublish     uint64
 	DeniedSubscribe   uint64
+	DeniedReceive     uint64 // deliveries (live, retained, queued) the subscriber may not read
 	Dropped           uint64 // tasks for sessions whose loop was gone
 	DroppedOffline    uint64 // QoS 0 to offline sessions
 	DroppedSlow       uint64 // QoS 0 to connections over the outbound limit
@@ -48,6 +51,8 @@ func (srv *Server) Stats() Stats {
 		ConnectsRefused:   m.Disconnects[closeNames[closeRefused]],
 		Disconnects:       disc,
 		AuthFailed:        ev(evAuthFailed),
+		AuthBusy:          ev(evAuthBusy),
+		AuthPending:       m.AuthPending,
 		ConnectTimeouts:   ev(evConnectTimeout),
 		KeepAliveTimeouts: ev(evKeepAliveTimeout),
 		ProtocolErrors:    ev(evProtocolError),
@@ -58,6 +63,7 @@ func (srv *Server) Stats() Stats {
 		SessionsExpired:   ev(evSessionExpired),
 		DeniedPublish:     ev(evDeniedPublish),
 		DeniedSubscribe:   ev(evDeniedSubscribe),
+		DeniedReceive:     ev(evDeniedReceive),
 		Dropped:           dr(dropLoopGone),
 		DroppedOffline:    dr(dropOffline),
 		DroppedSlow:       dr(dropSlow),

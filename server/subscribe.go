@@ -36,13 +36,13 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		case shared && len(group) == 0:
 			rc = codec.TopicFilterInvalid
 		}
-		if rc == 0 && l.srv.cfg.ACL != nil && !l.srv.cfg.ACL.CanSubscribe(c.sess.id, c.username(), sub.Filter) {
-			rc = codec.NotAuthorized
+		if rc == 0 && l.srv.checkTopics && !l.maySubscribe(c, sub.Filter) {
+			rc = codec.NotAuthorized // 0x87, a SUBACK reason code for this filter [MQTT-3.9.3-1, 3.9.3-2]
 			l.event(evDeniedSubscribe)
 		}
 		if rc != 0 {
 			if c.v5 == nil {
-				rc = 0x80 // 3.1.1 knows only "failure" [MQTT-3.9.3]
+				rc = 0x80 // 3.1.1 knows only "Failure" (3.1.1 §3.9.3)
 			}
 			codes = append(codes, rc)
 			continue

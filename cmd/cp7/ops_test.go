@@ -67,12 +67,12 @@ func TestOpsBadFlagsSayWhatToDo(t *testing.T) {
 }
 
 func TestLogFormatJSON(t *testing.T) {
-	l, err := newLogger("info", "json")
+	l, err := newLogger(&options{logLevel: "info", logFormat: "json"})
 	require.NoError(t, err)
 	require.IsType(t, &slog.JSONHandler{}, l.Handler())
-	l, err = newLogger("info", "text")
+	l, err = newLogger(&options{logLevel: "info", logFormat: "text"})
 	require.NoError(t, err)
 	require.IsType(t, &slog.TextHandler{}, l.Handler())
-	_, err = newLogger("info", "yaml")
+	_, err = newLogger(&options{logLevel: "info", logFormat: "yaml"})
 	require.ErrorContains(t, err, "text or json")
 }
