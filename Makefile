@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl bench-metrics million decompose clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl bench-metrics million million-cluster decompose clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -60,6 +60,11 @@ bench-metrics:
 
 million:
 	./benchmarks/million.sh
+
+# A cluster of N/19000 nodes holding N subscribed clients (N=..., NODES=...),
+# and cross-node CPU per message and latency beside a single node.
+million-cluster:
+	RESULTS=benchmarks/RESULTS.md ./benchmarks/million-cluster.sh
 
 # Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
 decompose:

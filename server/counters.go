@@ -67,10 +67,11 @@ const (
 	dropTooLarge                    // above the client's Maximum Packet Size
 	dropBacklog                     // QoS 0 hand-over shed: the target loop was MaxLoopBacklog behind
 	dropLoopGone                    // a task for a session whose loop ended
+	dropBus                         // a malformed message from another node (cluster bus)
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"offline", "slow_consumer", "queue_full", "expired", "too_large", "loop_backlog", "loop_gone"}
+var dropNames = [numDropReasons]string{"offline", "slow_consumer", "queue_full", "expired", "too_large", "loop_backlog", "loop_gone", "bus_malformed"}
 
 // closeReason says why a connection ended; at most one per connection,
 // the first that applied.

@@ -59,6 +59,9 @@ type loop struct {
 	*scratch
 	ownSrc *Message // own(): the borrowed message last copied...
 	ownDst *Message // ...and its copy, shared by this turn's deliveries
+	// busOut holds this turn's messages for other nodes (frames, see
+	// busmsg.go), handed to the cluster in one batch by endTurn.
+	busOut []byte
 }
 
 // scratch is what a loop decodes into and encodes from; nothing in it
@@ -165,6 +168,10 @@ func (l *loop) endTurn() {
 	}
 	l.flushCounts()
 	l.inTurn = false
+	if len(l.busOut) > 0 {
+		l.srv.cluster.Publish(l.busOut)
+		l.busOut = nil
+	}
 	for target, b := range l.outbox {
 		delete(l.outbox, target) // ended TLS/WebSocket loops must not pile up as keys
 		n := int64(len(b.xs))

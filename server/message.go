@@ -29,6 +29,9 @@ type Message struct {
 	From *session
 
 	owned bool
+	// remote marks a message that came from another node: it is routed
+	// here only, never sent to the bus again.
+	remote bool
 }
 
 // own returns a copy that may be kept beyond the current callback. It copies
@@ -49,6 +52,7 @@ func (m *Message) own() *Message {
 		Expiry:  m.Expiry,
 		From:    m.From,
 		owned:   true,
+		remote:  m.remote,
 	}
 	if m.Props != nil {
 		p := m.Props.Clone()

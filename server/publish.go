@@ -183,11 +183,22 @@ func (l *loop) route(m *Message) int {
 		from = m.From
 	}
 	l.srv.router.Match(m.Topic, from, r)
+	clustered := l.srv.cluster != nil
+	if clustered && !m.remote {
+		// To the other nodes: the bus carries it only where some node
+		// subscribed (interest), and picks shared groups' members.
+		if l.busOut == nil {
+			l.busOut = getBusBatch()
+		}
+		l.busOut = appendBusFrame(l.busOut, m, l.now)
+	}
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		s, ok := d.Client.(*session)
-		if !ok {
-			continue // a remote node: the cluster seam forwards here later
+		if !ok || clustered && d.Shared {
+			// Shared groups span nodes: the bus's queue subscriptions
+			// pick the one member cluster-wide (FromBusShared).
+			continue
 		}
 		opt := deliverOpts{qos: d.QoS, subIDs: d.SubIDs, group: d.Group, filter: d.Filter}
 		opt.retain = d.RetainAsPublished && m.Retain // [MQTT-3.3.1-12, 3.3.1-13]
@@ -196,6 +207,9 @@ func (l *loop) route(m *Message) int {
 			continue
 		}
 		l.deliver(s, m, opt)
+	}
+	if clustered {
+		return len(r.Deliveries) + 1 // subscribers elsewhere are not known here
 	}
 	return len(r.Deliveries)
 }

@@ -9,12 +9,18 @@ import (
 func (l *loop) retain(m *Message) {
 	if len(m.Payload) == 0 {
 		l.srv.retained.Delete(string(m.Topic)) // [MQTT-3.3.1-6, 3.3.1-7]
+		if c := l.srv.cluster; c != nil && !m.remote {
+			c.Retain(string(m.Topic), nil)
+		}
 		return
 	}
 	rm := *l.own(m)
 	rm.From = nil // a retained message outlives its publisher's session
 	rm.Retain = true
 	l.srv.retained.Set(string(rm.Topic), &rm)
+	if c := l.srv.cluster; c != nil && !m.remote {
+		c.Retain(string(rm.Topic), AppendBusMessage(nil, &rm, l.now))
+	}
 }
 
 // sendRetained delivers the retained messages matching a new subscription,

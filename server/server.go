@@ -45,6 +45,10 @@ type Server struct {
 	// publish: one add at the submit, one at the answer)
 	authPending atomic.Int64
 	auth        *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
+	// cluster is nil on a single node; bus is the loop that routes the
+	// messages other nodes send (see cluster.go).
+	cluster Cluster
+	bus     *loop
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -108,6 +112,9 @@ func (srv *Server) Start() error {
 	srv.wg.Add(2)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
+	if srv.cluster != nil {
+		srv.startBusLoop()
+	}
 	if srv.cfg.Listen == "" {
 		return nil
 	}

@@ -31,6 +31,7 @@ type Stats struct {
 	DroppedExpired    uint64 // message expiry passed while queued
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
+	DroppedBus        uint64 // malformed messages from other nodes
 }
 
 // Stats returns the current counters (summed over the loops, like Metrics).
@@ -71,5 +72,6 @@ func (srv *Server) Stats() Stats {
 		DroppedExpired:    dr(dropExpired),
 		DroppedTooLarge:   dr(dropTooLarge),
 		DroppedBacklog:    dr(dropBacklog),
+		DroppedBus:        dr(dropBus),
 	}
 }

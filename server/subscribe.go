@@ -57,7 +57,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 			RetainHandling:    sub.RetainHandling,
 			ID:                subID,
 		}
-		existed := l.srv.router.Subscribe(rs)
+		existed := l.srv.subscribeRouter(rs)
 		if s.subs == nil {
 			s.subs = make(map[string]router.Sub, 1)
 		}
@@ -83,7 +83,7 @@ func (l *loop) onUnsubscribe(c *client, p *codec.Unsubscribe) {
 		rc := codec.NoSubscriptionExisted
 		if _, ok := s.subs[string(f)]; ok {
 			delete(s.subs, string(f))
-			l.srv.router.Unsubscribe(s, f)
+			l.srv.unsubscribeRouter(s, string(f))
 			rc = codec.Success
 		}
 		codes = append(codes, rc)

@@ -81,6 +81,11 @@ type (
 	starter interface {
 		start(ctx context.Context, srv *server.Server, log *slog.Logger) (stop func(), err error)
 	}
+	// attacher runs between server.New and Start (e.g. to join a cluster,
+	// which must be set before the loops start).
+	attacher interface {
+		attach(srv *server.Server, log *slog.Logger) error
+	}
 	// reloader runs on SIGHUP.
 	reloader interface {
 		reload(log *slog.Logger)
@@ -289,6 +294,13 @@ func run(args []string) error {
 	}
 	// /readyz fails until every listener below is up.
 	srv.HoldReady("listeners", "starting")
+	for _, g := range o.groups {
+		if a, ok := g.(attacher); ok {
+			if err := a.attach(srv, log); err != nil {
+				return err
+			}
+		}
+	}
 	if err := srv.Start(); err != nil {
 		return err
 	}
