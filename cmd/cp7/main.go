@@ -59,6 +59,10 @@ type options struct {
 	fs     *flag.FlagSet     // every flag, for `config check` and SIGHUP's diff
 	set    map[string]source // where each flag that is not at its default came from
 	level  slog.LevelVar     // -log-level, changed by SIGHUP
+
+	// clusterStatus is this node's cluster view for the admin API; nil on
+	// a single node (set by the cluster group once it has joined).
+	clusterStatus func() any
 }
 
 // flagGroup is one feature's flags, kept in a file of its own in this

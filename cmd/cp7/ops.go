@@ -27,6 +27,7 @@ type opsFlags struct {
 	shutdownTimeout time.Duration
 	logFormat       string
 	pprofElsewhere  bool
+	o               *options
 }
 
 func init() { addGroup(func() flagGroup { return &opsFlags{} }) }
@@ -59,6 +60,7 @@ func (f *opsFlags) apply(o *options) error {
 	o.logFormat = f.logFormat
 	o.shutdownTimeout = f.shutdownTimeout
 	f.pprofElsewhere = o.pprof != ""
+	f.o = o
 	return nil
 }
 
@@ -69,7 +71,7 @@ func (f *opsFlags) start(ctx context.Context, srv *server.Server, log *slog.Logg
 	if f.adminListen == "" {
 		return func() {}, nil
 	}
-	h := admin.New(srv, admin.Options{Token: f.adminToken, Pprof: !f.pprofElsewhere, Log: log})
+	h := admin.New(srv, admin.Options{Token: f.adminToken, Pprof: !f.pprofElsewhere, Log: log, Cluster: f.o.clusterStatus})
 	actx, cancel := context.WithCancel(ctx)
 	addr, err := admin.ListenAndServe(actx, f.adminListen, h, log)
 	if err != nil {

@@ -32,6 +32,9 @@ type Options struct {
 	// Timeout bounds how long a request waits for the event loops (reads
 	// of session state run as tasks on their owner loops); 0 means 5s.
 	Timeout time.Duration
+	// Cluster, when set, answers GET /api/v1/cluster with this node's view
+	// of the cluster (members, bus counters); nil means a single node.
+	Cluster func() any
 }
 
 // api is the admin HTTP API over one broker.
@@ -69,9 +72,10 @@ func New(srv *server.Server, o Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/topics/busiest", a.auth(a.busiest))
 	mux.HandleFunc("POST /api/v1/publish", a.auth(a.publish))
 	mux.HandleFunc("GET /api/v1/events", a.auth(a.events))
+	mux.HandleFunc("GET /api/v1/cluster", a.auth(a.cluster))
 	mux.HandleFunc("GET /{$}", a.auth(a.dashboard))
 	mux.HandleFunc("/api/", a.auth(func(w http.ResponseWriter, r *http.Request) {
-		jsonError(w, http.StatusNotFound, fmt.Sprintf("admin: no endpoint %s %s; see /api/v1/stats, /api/v1/clients, /api/v1/subscriptions, /api/v1/topics/retained, /api/v1/publish", r.Method, r.URL.Path))
+		jsonError(w, http.StatusNotFound, fmt.Sprintf("admin: no endpoint %s %s; see /api/v1/stats, /api/v1/cluster, /api/v1/clients, /api/v1/subscriptions, /api/v1/topics/retained, /api/v1/publish", r.Method, r.URL.Path))
 	}))
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", a.auth(pprof.Index))
@@ -146,6 +150,19 @@ func (a *api) metrics(w http.ResponseWriter, r *http.Request) {
 type Stats struct {
 	server.Metrics
 	Busiest []server.TopicRate `json:"busiest_topics"`
+}
+
+func (a *api) cluster(w http.ResponseWriter, r *http.Request) {
+	if a.o.Cluster == nil {
+		jsonError(w, http.StatusNotFound, "admin: this node is not in a cluster (start it with -cluster-listen, -cluster-routes or -nats-url)")
+		return
+	}
+	v := a.o.Cluster()
+	if v == nil {
+		jsonError(w, http.StatusServiceUnavailable, "admin: this node has not joined its cluster yet; try again shortly")
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request) {

@@ -402,6 +402,13 @@ func TestAdminEndpoints(t *testing.T) {
 
 // TestAdminToken: with a token, everything but /healthz and /readyz wants
 // it; the dashboard takes it once from ?token= and keeps it in a cookie.
+// A single node has no cluster to show, and says how to make one.
+func TestClusterEndpointOnASingleNode(t *testing.T) {
+	a := startAdmin(t, "")
+	code, body := a.do(t, http.MethodGet, "/api/v1/cluster", "")
+	wantError(t, code, body, http.StatusNotFound, "not in a cluster")
+}
+
 func TestAdminToken(t *testing.T) {
 	a := startAdmin(t, "s3cret")
 	anon := &adminBroker{srv: a.srv, base: a.base, hc: a.hc}
