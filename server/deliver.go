@@ -50,7 +50,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	}
 	if qos == 0 {
 		if c == nil || c.state != stateConnected || c.closing {
-			l.srv.stats.droppedOffline.Add(1)
+			l.drop(dropOffline)
 			return
 		}
 		if c.queuedBytes() > l.srv.cfg.MaxOutboundBytes {
@@ -75,7 +75,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 // slowConsumer drops a QoS 0 delivery to a connection whose outbound bytes
 // passed the limit, and disconnects it past twice the limit.
 func (l *loop) slowConsumer(c *client) {
-	l.srv.stats.droppedSlow.Add(1)
+	l.drop(dropSlow)
 	if c.queuedBytes() > 2*l.srv.cfg.MaxOutboundBytes {
 		l.srv.log.Warn("disconnecting slow consumer", "client_id", c.clientID(),
 			"queued_bytes", c.queuedBytes(), "limit", l.srv.cfg.MaxOutboundBytes)
@@ -98,13 +98,15 @@ func (l *loop) window(c *client) int {
 func (l *loop) enqueue(s *session, o *outbound) {
 	max := l.srv.cfg.MaxQueued
 	if max == 0 {
-		l.srv.stats.droppedQueueFull.Add(1)
+		l.drop(dropQueueFull)
 		return
 	}
 	st := l.stateOf(s)
 	if len(st.queue) >= max {
 		l.dropOldest(st)
-		l.srv.stats.droppedQueueFull.Add(1)
+		l.drop(dropQueueFull)
+	} else {
+		l.ctr.queued.Add(1)
 	}
 	size := o.size()
 	if maxBytes := l.srv.cfg.MaxQueuedBytes; maxBytes > 0 {
@@ -141,8 +143,9 @@ func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
 	o.state = outWaitAck
 	o.sentAt = l.now.Unix()
 	st.inflight = append(st.inflight, o)
+	l.ctr.inflight.Add(1)
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
-		s.removeInflight(o.pid) // too large for this client: dropped and counted
+		l.removeInflight(s, o.pid) // too large for this client: dropped and counted
 		l.freeOutbound(o)
 	}
 }
@@ -170,8 +173,9 @@ func (l *loop) fillWindow(s *session) {
 		st.queue[0] = nil
 		st.queue = st.queue[1:]
 		st.queuedBytes -= o.size()
+		l.ctr.queued.Add(-1)
 		if o.m.expired(l.now) {
-			l.srv.stats.droppedExpired.Add(1)
+			l.drop(dropExpired)
 			continue
 		}
 		if l.srv.checkTopics && !l.mayReceive(c, o.m.Topic) {
@@ -278,11 +282,12 @@ func (st *sessionState) findInflight(pid uint16) int {
 	return -1
 }
 
-func (s *session) removeInflight(pid uint16) *outbound {
+func (l *loop) removeInflight(s *session, pid uint16) *outbound {
 	i := s.findInflight(pid)
 	if i < 0 {
 		return nil
 	}
+	l.ctr.inflight.Add(-1)
 	st := s.st
 	o := st.inflight[i]
 	if o.unsent {
@@ -305,6 +310,8 @@ func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup boo
 	start := len(b)
 	if c.v5 == nil {
 		b = codec.AppendPublish(b, p, c.version)
+		l.count.msgsOut[qos]++
+		l.count.bytesOut[qos] += uint64(len(b) - start)
 		c.setBuf(b)
 		return true
 	}
@@ -315,9 +322,11 @@ func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup boo
 	b = codec.AppendPublish(b, p, codec.Version5)
 	if max := c.v5.maxPacket; max != 0 && uint32(len(b)-start) > max {
 		c.setBuf(b[:start])
-		l.srv.stats.droppedTooLarge.Add(1)
+		l.drop(dropTooLarge)
 		return false
 	}
+	l.count.msgsOut[qos]++
+	l.count.bytesOut[qos] += uint64(len(b) - start)
 	if newAlias {
 		c.v5.commitAlias(m.Topic, alias)
 	}

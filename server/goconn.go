@@ -75,7 +75,15 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	if p, ok := nc.(peerCN); ok {
 		x.cn = p.PeerCommonName()
 	}
-	srv.stats.connections.Add(1)
+	x.listener = lstOther
+	if k, ok := nc.(interface{ ListenerKind() string }); ok {
+		for i, n := range listenerNames {
+			if n == k.ListenerKind() {
+				x.listener = uint8(i)
+			}
+		}
+	}
+	srv.goCtr.open.Add(1)
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
@@ -136,7 +144,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				if closeNow {
 					c.end()
 				}
-				paused := c.paused && c.state != stateClosed && !c.closing
+				paused := c.inputPaused() && c.state != stateClosed && !c.closing
 				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || paused, paused}
 			}) {
 				readErr = errors.New("server: connection loop closed")
@@ -179,7 +187,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 		l.now = time.Now()
 		l.closed(c)
 	})
-	srv.stats.connections.Add(-1)
+	srv.goCtr.open.Add(-1)
 	close(stop)
 	<-done
 }

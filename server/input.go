@@ -86,10 +86,10 @@ func (l *loop) pauseInput(c *client, k limitKind, detail string) {
 		srv.inWaiting.Store(true)
 		srv.outMu.Unlock()
 	}
-	if c.paused {
+	if x.paused {
 		return
 	}
-	c.paused = true
+	x.paused = true
 	l.paused = append(l.paused, c)
 	l.setReadInterest(c, false)
 }
@@ -147,7 +147,7 @@ func (l *loop) checkPaused() {
 	for i, c := range list {
 		list[i] = nil
 		x := l.inputIf(c)
-		if x == nil || !c.paused || c.state == stateClosed {
+		if x == nil || !x.paused || c.state == stateClosed {
 			if x != nil && x.pauseWhy&(1<<limOutbound) != 0 {
 				l.outPaused--
 				x.pauseWhy = 0
@@ -167,7 +167,7 @@ func (l *loop) checkPaused() {
 			continue
 		}
 		x.waitOn = nil
-		c.paused = false
+		x.paused = false
 		l.setReadInterest(c, true)
 		c.resumeInput()
 	}
@@ -184,7 +184,7 @@ func (l *loop) checkPaused() {
 // connection is paused until other packets complete.
 func (c *client) processBuffered() {
 	l, gc := c.l, c.gc
-	for !c.paused && !c.closing && c.state != stateClosed && c.state != stateAttaching && c.state != stateChecking {
+	for !c.inputPaused() && !c.closing && c.state != stateClosed && c.state != stateAttaching && c.state != stateChecking {
 		n := gc.InboundBuffered()
 		if n == 0 {
 			l.releaseInbound(c)
@@ -391,6 +391,7 @@ func (l *loop) scheduleOutput() {
 // one: it lives in its loop's inputs, indexed from clientExtra.in, so that
 // clientExtra (which most connections hold) does not grow. Owner only.
 type inputState struct {
+	paused   bool   // the connection's input is not read
 	pauseWhy uint16 // bit per limitKind holding the input paused
 	reserved int    // bytes of MaxInboundBytes reserved for the incomplete packet in hand
 	waitOn   *loop  // the loop whose backlog paused this publisher

@@ -65,13 +65,13 @@ func TestQoS1HandOverPausesPublisher(t *testing.T) {
 	if got := target.backlog.Load(); got != 4 {
 		t.Fatalf("backlog %d, want 4: QoS 1 is never dropped", got)
 	}
-	if !pub.paused || bb.srv.Stats().PausedBacklog != 1 {
-		t.Fatalf("publisher paused %v, PausedBacklog %d: want paused once", pub.paused, bb.srv.Stats().PausedBacklog)
+	if !pub.inputPaused() || bb.srv.Stats().PausedBacklog != 1 {
+		t.Fatalf("publisher paused %v, PausedBacklog %d: want paused once", pub.inputPaused(), bb.srv.Stats().PausedBacklog)
 	}
 	for _, f := range queued { // the target catches up: runs the hand-overs
 		f()
 	}
-	if pub.paused {
+	if pub.inputPaused() {
 		t.Fatal("publisher still paused after the target's backlog drained")
 	}
 }

@@ -39,7 +39,7 @@ const (
 	hMaxInbound  = 8 << 20
 	hMaxOutbound = 256 << 10
 	hMaxQueuedB  = 1 << 20
-	hHeapSlack   = 24 << 20 // clients' own buffers, gnet's pools
+	hHeapSlack   = 48 << 20 // clients' own buffers, gnet's pools, the metrics
 )
 
 func TestHostileClients(t *testing.T) {

@@ -55,7 +55,7 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	if l.srv.checkTopics && !l.mayPublish(c, topic) {
-		l.srv.stats.deniedPublish.Add(1)
+		l.event(evDeniedPublish)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 		// Mosquitto does, so the client does not resend it forever. v5
 		// says why in the PUBACK or PUBREC: 0x87 Not authorized
@@ -77,9 +77,11 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	l.ownSrc, l.ownDst = nil, nil
-	l.count.received++
 	if cfg := &l.srv.cfg; cfg.PublishRate > 0 || cfg.PublishBytesRate > 0 {
 		l.chargePublish(c, len(p.Payload))
+	}
+	if l.hot != nil {
+		l.hot.sample(topic)
 	}
 	if p.Retain {
 		l.retain(m)
@@ -164,7 +166,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 	}
 	// The flow is complete: the window and queue held the only reference.
-	l.freeOutbound(s.removeInflight(a.PacketID))
+	l.freeOutbound(l.removeInflight(s, a.PacketID))
 	l.count.acked++
 	l.fillWindow(s)
 	l.trim(s)

@@ -24,6 +24,7 @@ type session struct {
 	removed bool   // dropped from the registry; late tasks ignore it
 	onWheel bool   // on the owner's timing wheel
 	expiry  uint32 // session expiry interval in seconds; 0: ends with the connection
+	since   uint32 // Unix seconds of the last CONNACK (admin API; fills padding)
 	c       *client
 	subs    map[string]router.Sub
 	st      *sessionState // nil while there is nothing in flight, queued or pending
@@ -274,6 +275,10 @@ func (l *loop) clearSession(s *session) {
 		s.subs = nil
 	}
 	l.redistributeShared(s)
+	if st := s.st; st != nil {
+		l.ctr.inflight.Add(-int64(len(st.inflight)))
+		l.ctr.queued.Add(-int64(len(st.queue)))
+	}
 	s.st = nil
 }
 
@@ -300,7 +305,7 @@ func (s *session) expire(l *loop, now int64) int64 {
 			l.publishWill(w)
 		}
 		l.dropSession(s)
-		l.srv.stats.sessionsExpired.Add(1)
+		l.event(evSessionExpired)
 		s.onWheel = false
 		return 0
 	}
