@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl bench-metrics million million-cluster decompose clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl bench-metrics million million-cluster decompose hostile clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -65,6 +65,10 @@ million:
 # and cross-node CPU per message and latency beside a single node.
 million-cluster:
 	RESULTS=benchmarks/RESULTS.md ./benchmarks/million-cluster.sh
+
+# What each hostile-client case costs two builds (OLD=ref NEW=ref; default main and HEAD).
+hostile:
+	./benchmarks/hostile.sh $(or $(OLD),main) $(or $(NEW),HEAD)
 
 # Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
 decompose:

@@ -71,7 +71,17 @@ type clientExtra struct {
 	authMethod   string     // v5 method the client authenticated with
 	proxyPending bool       // a PROXY header is expected before MQTT
 	listener     uint8      // lstTLS, lstWS, ... (gnet connections are lstTCP); fills padding
-	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
+	// in is the 1-based index of the connection's inputState in its loop's
+	// inputs (input.go), 0 for none; it fills padding too, so clientExtra
+	// keeps its size class.
+	in  uint32
+	acl *clientACL // topic rules from authentication, cached view (server/authorize.go)
+}
+
+// inputPaused reports whether a limit holds c's input (input.go): its
+// inputState is paused. Owner only.
+func (c *client) inputPaused() bool {
+	return c.x != nil && c.x.in != 0 && c.l.inputs[c.x.in-1].paused
 }
 
 func (c *client) ext() *clientExtra {
@@ -174,6 +184,12 @@ func (c *client) flush() {
 			}
 		}
 		pool.Put(b)
+		if c.gnetHolds && !c.inputPaused() && c.state == stateConnected && c.gc.OutboundBuffered() > c.l.srv.cfg.MaxOutboundBytes {
+			// The socket is full and the client sent what made us write:
+			// read no more of it until it reads (acks and PINGRESP cannot
+			// be dropped as QoS 0 deliveries are).
+			c.l.pauseInput(c, limOutbound, "the client does not read what it is sent")
+		}
 	}
 	if c.wantClose && c.state != stateClosed {
 		c.wantClose = false
@@ -216,20 +232,4 @@ func (c *client) resumeInput() {
 		return
 	}
 	c.processBuffered()
-}
-
-// processBuffered handles every complete packet gnet holds for c and drops
-// the bytes used. gnet connections only, on their loop.
-func (c *client) processBuffered() {
-	buf, _ := c.gc.Peek(-1)
-	if len(buf) == 0 {
-		return
-	}
-	n, closeNow := c.l.process(c, buf)
-	if n > 0 {
-		_, _ = c.gc.Discard(n) // never Discard(0): gnet treats n <= 0 as "all"
-	}
-	if closeNow {
-		c.end()
-	}
 }

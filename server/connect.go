@@ -70,11 +70,20 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		}
 	} else if !p.CleanStart {
 		expiry = 0xFFFFFFFF // 3.1.1 clean session 0: the session outlives the connection
+		if cfg.MaxSessionExpiry > 0 {
+			// As Mosquitto's persistent_client_expiration: a 3.1.1 client
+			// that never returns does not hold its session forever.
+			expiry = cfg.MaxSessionExpiry
+		}
 	}
 
 	if p.WillFlag {
 		if !validWillTopic(p.WillTopic) {
 			return l.refuse(c, codec.TopicNameInvalid, "invalid will topic")
+		}
+		if !cfg.topicWithin(p.WillTopic) {
+			l.srv.limitHit(limTopic, id, addrString(c.remoteAddr()), "will topic above the maximum levels or length")
+			return l.refuse(c, codec.TopicNameInvalid, "will topic has more levels or bytes than the server allows")
 		}
 		if p.WillProps.Has(codec.PropResponseTopic) && !validWillTopic(p.WillProps.ResponseTopic) {
 			return l.refuse(c, codec.ProtocolError, "will Response Topic with wildcards") // [MQTT-3.1.3-11]

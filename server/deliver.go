@@ -103,15 +103,38 @@ func (l *loop) enqueue(s *session, o *outbound) {
 	}
 	st := l.stateOf(s)
 	if len(st.queue) >= max {
-		copy(st.queue, st.queue[1:])
-		st.queue[len(st.queue)-1] = nil
-		st.queue = st.queue[:len(st.queue)-1]
+		l.dropOldest(st)
 		l.drop(dropQueueFull)
 	} else {
 		l.ctr.queued.Add(1)
 	}
+	size := o.size()
+	if maxBytes := l.srv.cfg.MaxQueuedBytes; maxBytes > 0 {
+		if size > maxBytes {
+			l.srv.limitHit(limQueuedBytes, s.id, "", "message larger than the maximum queued bytes")
+			l.freeOutbound(o)
+			return
+		}
+		for st.queuedBytes+size > maxBytes && len(st.queue) > 0 {
+			l.dropOldest(st)
+			l.srv.limitHit(limQueuedBytes, s.id, "", "session queue holds the maximum queued bytes")
+		}
+	}
+	st.queuedBytes += size
 	st.queue = append(st.queue, o)
 }
+
+// dropOldest drops the head of st's queue.
+func (l *loop) dropOldest(st *sessionState) {
+	o := st.queue[0]
+	copy(st.queue, st.queue[1:])
+	st.queue[len(st.queue)-1] = nil
+	st.queue = st.queue[:len(st.queue)-1]
+	st.queuedBytes -= o.size()
+}
+
+// size is what a queued delivery counts against MaxQueuedBytes.
+func (o *outbound) size() int { return len(o.m.Topic) + len(o.m.Payload) }
 
 // sendOutbound gives o a packet id and an in-flight slot and writes it.
 func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
@@ -149,6 +172,7 @@ func (l *loop) fillWindow(s *session) {
 		o := st.queue[0]
 		st.queue[0] = nil
 		st.queue = st.queue[1:]
+		st.queuedBytes -= o.size()
 		l.ctr.queued.Add(-1)
 		if o.m.expired(l.now) {
 			l.drop(dropExpired)
@@ -316,4 +340,16 @@ func (l *loop) writeAck(c *client, t codec.PacketType, pid uint16, rc codec.Reas
 	a.Type, a.PacketID, a.ReasonCode = t, pid, rc
 	a.Props.Reset()
 	c.setBuf(codec.AppendAck(c.buf(), a, c.version))
+	l.checkResponses(c)
+}
+
+// checkResponses applies MaxOutboundBytes to the answers a client's own
+// packets cause (acks, PINGRESP): they cannot be dropped, so a client that
+// sends but does not read is not read either until it catches up.
+// This turn's own bytes do not count here (they usually go out at the end
+// of the turn); what the socket could not take does, and flush checks again.
+func (l *loop) checkResponses(c *client) {
+	if c.gnetHolds && c.gc.OutboundBuffered() > l.srv.cfg.MaxOutboundBytes {
+		l.pauseInput(c, limOutbound, "the client does not read what it is sent")
+	}
 }

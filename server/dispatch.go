@@ -40,7 +40,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 	l.processing = c
 	defer func() { l.processing = nil }()
 	for consumed < len(b) {
-		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing {
+		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing || c.inputPaused() {
 			break
 		}
 		if c.x != nil && c.x.proxyPending {
@@ -64,8 +64,13 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 			return consumed, true
 		}
 		total := h.HeaderLen + h.Remaining
-		if total > l.srv.cfg.MaxPacketSize {
+		if total > l.packetLimit(c) {
 			// Refused before its body arrives, so nothing is buffered for it.
+			if total <= l.srv.cfg.MaxPacketSize {
+				l.clientLimit(limConnectPacket, c, "packet before CONNACK larger than the maximum connect packet")
+				l.fail(c, protoErr(codec.PacketTooLarge, "packet before CONNACK larger than the maximum connect packet"))
+				return consumed, true
+			}
 			l.fail(c, protoErr(codec.PacketTooLarge, "packet larger than the maximum packet size"))
 			return consumed, true
 		}
@@ -156,6 +161,7 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 			return err
 		}
 		c.setBuf(codec.AppendPingresp(c.buf())) // [MQTT-3.12.4-1]
+		l.checkResponses(c)
 	case codec.DISCONNECT:
 		if err := pk.disc.Decode(body, c.version); err != nil {
 			return err

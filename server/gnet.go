@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/cp7/cp7/codec"
 )
 
 // gnetHandler is the event handler of the plain TCP listener, the fast path.
@@ -28,6 +30,7 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	}
 	q := &taskQueue{}
 	l := newLoop(h.srv, nil)
+	l.epfd = epollFD(el)
 	l.tq = q
 	q.drain = gnet.RunnableFunc(func(context.Context) error {
 		q.run()
@@ -54,6 +57,10 @@ func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close // shutting down: accept nothing new
 	}
 	l := h.loopOf(gc.EventLoop())
+	if k, ok := h.srv.admit(gc.LocalAddr(), gc.RemoteAddr()); !ok {
+		h.srv.limitHit(k, "", addrString(gc.RemoteAddr()), "connection refused at accept")
+		return nil, gnet.Close // no client in the context: OnClose ignores it
+	}
 	now := time.Now()
 	c := &client{l: l, gc: gc, lastActive: now.UnixMilli()}
 	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(gc.RemoteAddr()) {
@@ -77,6 +84,16 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	l := c.l
 	l.now = time.Now()
+	if c.inputPaused() {
+		// gnet re-armed reading on its own (after a pending write): keep
+		// the bytes it read, stop again, and bound what may pile up.
+		l.setReadInterest(c, false)
+		if gc.InboundBuffered() > maxPausedInput+l.packetLimit(c) {
+			l.fail(c, protoErr(codec.QuotaExceeded, "kept sending while its input was paused by a limit"))
+			l.endTurn()
+		}
+		return gnet.None
+	}
 	c.processBuffered()
 	l.endTurn()
 	return gnet.None
@@ -87,10 +104,13 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
+	h.srv.unadmit(gc.LocalAddr())
 	l := c.l
 	l.ctr.open.Add(-1)
 	l.now = time.Now()
+	l.releaseInbound(c)
 	l.closed(c)
+	l.freeInput(c)
 	l.endTurn()
 	return gnet.None
 }

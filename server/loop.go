@@ -25,10 +25,26 @@ type loop struct {
 	// task queue is unbounded, so the broker bounds what it gives it.
 	backlog atomic.Int64
 
+	// epfd is the gnet loop's epoll descriptor, for pausing a connection's
+	// input (input.go); -1 where unknown or not gnet.
+	epfd int
+	// waiters are the loops with a publisher paused on this loop's backlog,
+	// told when it drains. Guarded by waitMu; hasWaiters mirrors len > 0.
+	waitMu     sync.Mutex
+	waiters    []*loop
+	hasWaiters atomic.Bool
+
 	// owner only
-	dirty  []*client // clients with bytes in out, flushed by endTurn
-	spare  []*client // the other dirty array, swapped each round
-	inTurn bool      // endTurn is running (re-entered through OnClose)
+	paused       []*client     // connections whose input is paused (input.go)
+	inputs       []*inputState // by clientExtra.in - 1 (input.go)
+	inputsFree   []uint32      // free indexes of inputs
+	retainedWait []*client     // connections with retained messages still to send (retain.go)
+	outWanted    bool          // the output ticker will post outputCheck (input.go)
+	outPaused    int           // paused connections waiting for their socket to drain
+	retainedRun  bool          // a sendRetainedQueued task is posted
+	dirty        []*client     // clients with bytes in out, flushed by endTurn
+	spare        []*client     // the other dirty array, swapped each round
+	inTurn       bool          // endTurn is running (re-entered through OnClose)
 	// ephemeral loops serve one goroutine connection and end with it
 	ephemeral bool
 	// processing is the client whose input process is parsing right now
@@ -96,7 +112,7 @@ type xfer struct {
 }
 
 func newLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, scratch: new(scratch), ctr: new(loopCounters), hot: new(hotTopics)}
+	l := &loop{srv: srv, post: post, scratch: new(scratch), ctr: new(loopCounters), hot: new(hotTopics), epfd: -1}
 	srv.addCounters(l.ctr)
 	l.wheel.init(time.Now(), wheelSlots)
 	return l
@@ -104,7 +120,7 @@ func newLoop(srv *Server, post func(func()) bool) *loop {
 
 // newConnLoop makes the loop of one goroutine connection (TLS, WebSocket).
 func newConnLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, ephemeral: true, ctr: srv.goCtr} // scratch: borrowed per batch
+	l := &loop{srv: srv, post: post, ephemeral: true, ctr: srv.goCtr, epfd: -1} // scratch: borrowed per batch
 	l.wheel.init(time.Now(), 4)
 	return l
 }
@@ -168,6 +184,9 @@ func (l *loop) endTurn() {
 	}
 	l.flushCounts()
 	l.inTurn = false
+	if len(l.retainedWait) > 0 || l.outPaused > 0 {
+		l.scheduleOutput()
+	}
 	if len(l.busOut) > 0 {
 		l.srv.cluster.Publish(l.busOut)
 		l.busOut = nil
@@ -191,12 +210,21 @@ func (l *loop) endTurn() {
 
 // handOver queues a delivery for a session owned by another loop.
 func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
-	if min(m.QoS, opt.qos) == 0 && target.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog) {
-		// The target loop is this far behind: shed QoS 0 rather than grow
-		// its queue without bound. QoS 1/2 still go (they are bounded by
-		// the sessions' windows and queues).
-		l.drop(dropBacklog)
-		return
+	if target.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog) {
+		if min(m.QoS, opt.qos) == 0 {
+			// The target loop is this far behind: shed QoS 0 rather than
+			// grow its queue without bound.
+			l.drop(dropBacklog)
+			return
+		}
+		// QoS 1/2 is never dropped: it goes, and its publisher is not read
+		// until the target catches up, so the backlog stays bounded by
+		// what the publishers already sent.
+		if c := l.processing; c != nil {
+			l.input(c).waitOn = target
+			l.pauseInput(c, limBacklog, "a subscriber's loop is too far behind")
+			target.addWaiter(l)
+		}
 	}
 	if l.outbox == nil {
 		l.outbox = make(map[*loop]*xferBatch, 4)
@@ -246,8 +274,40 @@ func (b *xferBatch) recycle() {
 	}
 }
 
+// addWaiter asks l to wake w once its backlog drains. Any goroutine.
+func (l *loop) addWaiter(w *loop) {
+	l.waitMu.Lock()
+	for _, x := range l.waiters {
+		if x == w {
+			l.waitMu.Unlock()
+			return
+		}
+	}
+	l.waiters = append(l.waiters, w)
+	l.hasWaiters.Store(true)
+	l.waitMu.Unlock()
+}
+
+// wakeWaiters tells the loops waiting on l's backlog to check their paused
+// publishers, once the backlog is down to half its limit.
+func (l *loop) wakeWaiters() {
+	if !l.hasWaiters.Load() || l.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog/2) {
+		return
+	}
+	l.waitMu.Lock()
+	ws := l.waiters
+	l.waiters = nil
+	l.hasWaiters.Store(false)
+	l.waitMu.Unlock()
+	for _, w := range ws {
+		w := w
+		w.post(w.checkPaused)
+	}
+}
+
 // receive runs a batch handed over by another loop.
 func (l *loop) receive(batch []xfer) {
+	defer l.wakeWaiters()
 	defer l.backlog.Add(-int64(len(batch)))
 	l.now = time.Now()
 	for i := range batch {
@@ -272,6 +332,8 @@ func (l *loop) pending() int64 {
 func (l *loop) tick(now time.Time) {
 	l.now = now
 	l.wheel.advance(now, l)
+	l.checkPaused()
+	l.sendRetainedQueued()
 	if l.hot != nil {
 		l.hot.decay(now)
 	}

@@ -29,7 +29,14 @@ type Server struct {
 	router   *router.Table
 	retained *router.RetainTree[*Message]
 	sessions registry
-	started  time.Time
+	limits   limitStats
+	gate     connGate
+	// inbound is the bytes reserved for incomplete packets across all
+	// connections (MaxInboundBytes); retainedBytes the topic and payload
+	// bytes of the retained messages (MaxRetainedBytes).
+	inbound       atomic.Int64
+	retainedBytes atomic.Int64
+	started       time.Time
 
 	// counters of every loop, summed by Metrics; goCtr is shared by the
 	// goroutine connections' loops (off the hot path) and goroutines that
@@ -68,6 +75,16 @@ type Server struct {
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
+
+	// outMu guards outLoops, the loops waiting for a socket to drain
+	// (outputTicker); outWake starts the ticker.
+	outMu    sync.Mutex
+	outLoops map[*loop]struct{}
+	outWake  chan struct{}
+	// inLoops are the loops with connections paused by MaxInboundBytes,
+	// woken when a reservation is released; inWaiting says it is not empty.
+	inLoops   map[*loop]struct{}
+	inWaiting atomic.Bool
 	// checkTopics says whether any topic rules may apply (Config.ACL, or
 	// an Authenticator that may attach ClientRules): without, the publish
 	// and delivery paths skip authorization on this one test.
@@ -89,6 +106,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		retained: router.NewRetainTree[*Message](),
 		loops:    make(map[*loop]struct{}),
 		stop:     make(chan struct{}),
+		outWake:  make(chan struct{}, 1),
 		started:  time.Now(),
 		goCtr:    new(loopCounters),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
@@ -109,9 +127,10 @@ func (srv *Server) Start() error {
 	srv.parking = newLoop(srv, g.post)
 	srv.parking.name = "parking"
 	srv.addLoop(srv.parking)
-	srv.wg.Add(2)
+	srv.wg.Add(3)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
+	go func() { defer srv.wg.Done(); srv.outputTicker() }()
 	if srv.cluster != nil {
 		srv.startBusLoop()
 	}
@@ -130,6 +149,10 @@ func (srv *Server) Start() error {
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{srv.log}),
+	}
+	if srv.cfg.TCPKeepAlive > 0 {
+		// Finds peers that vanished without a FIN even with MQTT keepalive 0.
+		opts = append(opts, gnet.WithTCPKeepAlive(srv.cfg.TCPKeepAlive))
 	}
 	if srv.cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(srv.cfg.EventLoops))

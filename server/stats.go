@@ -32,6 +32,25 @@ type Stats struct {
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
 	DroppedBus        uint64 // malformed messages from other nodes
+
+	// Limits hit (each also logged with the client id, at most once a
+	// second per limit). "Paused" counts times a connection's input stopped
+	// being read until the condition cleared; nothing is dropped for those.
+	LimitConnectPacket uint64 // packet before CONNACK above MaxConnectPacket (closed)
+	PausedInbound      uint64 // MaxInboundBytes of incomplete packets held
+	LimitTopic         uint64 // topic or filter above MaxTopicLevels / MaxTopicLength
+	LimitSubscriptions uint64 // subscriptions refused past MaxSubscriptions
+	DroppedQueuedBytes uint64 // queued messages dropped for MaxQueuedBytes
+	RefusedConnections uint64 // MaxConnections / MaxListenerConnections
+	RefusedConnectRate uint64 // ConnectRate
+	LimitTopicAlias    uint64 // topic alias above the maximum
+	LimitInflightIn    uint64 // unacknowledged inbound QoS 2 above ReceiveMaximum (disconnected)
+	LimitRetained      uint64 // retained messages not stored: MaxRetained / MaxRetainedBytes
+	PausedPublishRate  uint64 // PublishRate / PublishBytesRate
+	PausedBacklog      uint64 // QoS 1/2 publisher paused: target loop MaxLoopBacklog behind
+	PausedOutbound     uint64 // acks and PINGRESP past MaxOutboundBytes
+	InboundBytes       int64  // bytes reserved for incomplete packets now
+	RetainedBytes      int64  // topic + payload bytes of retained messages now
 }
 
 // Stats returns the current counters (summed over the loops, like Metrics).
@@ -73,5 +92,21 @@ func (srv *Server) Stats() Stats {
 		DroppedTooLarge:   dr(dropTooLarge),
 		DroppedBacklog:    dr(dropBacklog),
 		DroppedBus:        dr(dropBus),
+
+		LimitConnectPacket: srv.limits.hits[limConnectPacket].Load(),
+		PausedInbound:      srv.limits.hits[limInboundBytes].Load(),
+		LimitTopic:         srv.limits.hits[limTopic].Load(),
+		LimitSubscriptions: srv.limits.hits[limSubscriptions].Load(),
+		DroppedQueuedBytes: srv.limits.hits[limQueuedBytes].Load(),
+		RefusedConnections: srv.limits.hits[limConnections].Load(),
+		RefusedConnectRate: srv.limits.hits[limConnectRate].Load(),
+		LimitTopicAlias:    srv.limits.hits[limTopicAlias].Load(),
+		LimitInflightIn:    srv.limits.hits[limInflightIn].Load(),
+		LimitRetained:      srv.limits.hits[limRetained].Load(),
+		PausedPublishRate:  srv.limits.hits[limPublishRate].Load(),
+		PausedBacklog:      srv.limits.hits[limBacklog].Load(),
+		PausedOutbound:     srv.limits.hits[limOutbound].Load(),
+		InboundBytes:       srv.inbound.Load(),
+		RetainedBytes:      srv.retainedBytes.Load(),
 	}
 }
