@@ -37,23 +37,36 @@ func NewRetainTree[M any]() *RetainTree[M] {
 
 // Set stores m as the retained message of topic, replacing any previous one.
 // topic must be a valid topic name.
-func (r *RetainTree[M]) Set(topic string, m M) {
+func (r *RetainTree[M]) Set(topic string, m M) { r.Replace(topic, m) }
+
+// Replace is Set, returning the message it replaced, if any.
+func (r *RetainTree[M]) Replace(topic string, m M) (old M, had bool) {
 	r.mu.Lock()
 	n := r.walk(topic, true, nil)
 	if !n.has {
 		r.count++
 		n.has = true
 		n.topic = topic
+	} else {
+		old, had = n.msg, true
 	}
 	n.msg = m
 	r.mu.Unlock()
+	return old, had
+}
+
+// rstep is one edge walked: the node reached and the level that names it
+// in its parent, so a prune needs no second walk of the topic.
+type rstep[M any] struct {
+	n     *rnode[M]
+	level string
 }
 
 // walk returns the node of topic, or nil if it is not in the tree. With
-// create it adds the missing levels instead. With path it appends every node
-// from the root's child down to the topic's. Caller holds mu (write lock for
-// create).
-func (r *RetainTree[M]) walk(topic string, create bool, path *[]*rnode[M]) *rnode[M] {
+// create it adds the missing levels instead. With path it appends every
+// edge from the root down to the topic's node. Caller holds mu (write lock
+// for create). Linear in the topic's length.
+func (r *RetainTree[M]) walk(topic string, create bool, path *[]rstep[M]) *rnode[M] {
 	n := &r.root
 	rest := topic
 	for {
@@ -75,7 +88,7 @@ func (r *RetainTree[M]) walk(topic string, create bool, path *[]*rnode[M]) *rnod
 		}
 		n = c
 		if path != nil {
-			*path = append(*path, n)
+			*path = append(*path, rstep[M]{n, level})
 		}
 		if i < 0 {
 			return n
@@ -87,44 +100,40 @@ func (r *RetainTree[M]) walk(topic string, create bool, path *[]*rnode[M]) *rnod
 // Delete removes the retained message of topic and reports whether there was
 // one. Levels left empty are pruned.
 func (r *RetainTree[M]) Delete(topic string) bool {
-	var pathBuf [16]*rnode[M]
-	path := append(pathBuf[:0], &r.root)
+	_, ok := r.Remove(topic)
+	return ok
+}
+
+// Remove is Delete, returning the message removed. It is linear in the
+// topic's length: the prune walks back up the recorded path (a delete of a
+// 32,000-level topic once walked the topic from its start for every level,
+// seconds under the write lock).
+func (r *RetainTree[M]) Remove(topic string) (old M, ok bool) {
+	var pathBuf [16]rstep[M]
+	path := append(pathBuf[:0], rstep[M]{&r.root, ""})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := r.walk(topic, false, &path)
-	if n == nil {
-		return false
-	}
-	if !n.has {
-		return false
+	if n == nil || !n.has {
+		return old, false
 	}
 	var zero M
+	old = n.msg
 	n.msg, n.has, n.topic = zero, false, ""
 	r.count--
-	// Prune from the leaf up: the level keys are recovered from the topic.
+	// Prune from the leaf up.
 	for k := len(path) - 1; k > 0; k-- {
 		c := path[k]
-		if c.has || len(c.children) > 0 {
+		if c.n.has || len(c.n.children) > 0 {
 			break
 		}
-		parent := path[k-1]
-		delete(parent.children, levelString(topic, k-1))
+		parent := path[k-1].n
+		delete(parent.children, c.level)
 		if len(parent.children) == 0 {
 			parent.children = nil
 		}
 	}
-	return true
-}
-
-// levelString returns level i of topic.
-func levelString(topic string, i int) string {
-	for ; i > 0; i-- {
-		topic = topic[strings.IndexByte(topic, '/')+1:]
-	}
-	if j := strings.IndexByte(topic, '/'); j >= 0 {
-		return topic[:j]
-	}
-	return topic
+	return old, true
 }
 
 // Get returns the retained message of topic.

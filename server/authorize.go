@@ -194,6 +194,7 @@ type clientACL struct {
 	slow      SlowTopicAuthorizer
 	answers   []topicAnswer
 	willAsked bool // the will's topic is with an auth worker (askWill)
+	wait      bool // a packet waits for a worker's answer (topiccheck.go)
 }
 
 // setRules keeps the topic rules an authentication method attached to c

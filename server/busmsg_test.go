@@ -72,7 +72,7 @@ func TestSessionCodecRoundTrip(t *testing.T) {
 	s.st = &sessionState{
 		inflight: []*outbound{{m: m, qos: 2, pid: 7, state: outWaitComp, opt: deliverOpts{qos: 2, subIDs: []uint32{5}}}},
 		queue:    []*outbound{{m: m, qos: 1, opt: deliverOpts{qos: 1, group: "g", filter: "b/#", retain: true}}},
-		qos2in:   []uint16{3, 4},
+		qos2in:   idSet{s: []uint16{3, 4}},
 	}
 	b := appendSession(nil, s, now)
 	snap, err := decodeSession(b, now)

@@ -56,9 +56,8 @@ type client struct {
 	// gnet to keep the order. While clear, nothing needs gnet's connection
 	// struct, which for a quiet subscriber is cold in the cache.
 	gnetHolds bool
-	// topicWait: a packet waits for an auth worker's topic decision; its
-	// bytes stay unread until topicAnswered (server/topiccheck.go).
-	topicWait bool
+	// why is the first reason recorded for the connection's end (metrics).
+	why closeReason
 }
 
 // clientExtra holds what only some connections need.
@@ -71,7 +70,18 @@ type clientExtra struct {
 	auth         *authState // enhanced authentication in progress
 	authMethod   string     // v5 method the client authenticated with
 	proxyPending bool       // a PROXY header is expected before MQTT
-	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
+	listener     uint8      // lstTLS, lstWS, ... (gnet connections are lstTCP); fills padding
+	// in is the 1-based index of the connection's inputState in its loop's
+	// inputs (input.go), 0 for none; it fills padding too, so clientExtra
+	// keeps its size class.
+	in  uint32
+	acl *clientACL // topic rules from authentication, cached view (server/authorize.go)
+}
+
+// inputPaused reports whether a limit holds c's input (input.go): its
+// inputState is paused. Owner only.
+func (c *client) inputPaused() bool {
+	return c.x != nil && c.x.in != 0 && c.l.inputs[c.x.in-1].paused
 }
 
 func (c *client) ext() *clientExtra {
@@ -79,6 +89,24 @@ func (c *client) ext() *clientExtra {
 		c.x = &clientExtra{}
 	}
 	return c.x
+}
+
+// setWhy records why the connection ends, unless a reason came first.
+func (c *client) setWhy(r closeReason) {
+	if c.why == closeUnknown {
+		c.why = r
+	}
+}
+
+// listener is the index of the listener the connection came through.
+func (c *client) listener() uint8 {
+	if c.gc != nil {
+		return lstTCP
+	}
+	if c.x != nil && c.x.listener != 0 {
+		return c.x.listener
+	}
+	return lstOther
 }
 
 // remoteAddr is the client's address as reported (logs, auth).
@@ -151,9 +179,17 @@ func (c *client) flush() {
 			}
 			if err != nil {
 				c.closing = true
+			} else {
+				c.l.count.netOut += uint64(len(b.B))
 			}
 		}
 		pool.Put(b)
+		if c.gnetHolds && !c.inputPaused() && c.state == stateConnected && c.gc.OutboundBuffered() > c.l.srv.cfg.MaxOutboundBytes {
+			// The socket is full and the client sent what made us write:
+			// read no more of it until it reads (acks and PINGRESP cannot
+			// be dropped as QoS 0 deliveries are).
+			c.l.pauseInput(c, limOutbound, "the client does not read what it is sent")
+		}
 	}
 	if c.wantClose && c.state != stateClosed {
 		c.wantClose = false
@@ -196,20 +232,4 @@ func (c *client) resumeInput() {
 		return
 	}
 	c.processBuffered()
-}
-
-// processBuffered handles every complete packet gnet holds for c and drops
-// the bytes used. gnet connections only, on their loop.
-func (c *client) processBuffered() {
-	buf, _ := c.gc.Peek(-1)
-	if len(buf) == 0 {
-		return
-	}
-	n, closeNow := c.l.process(c, buf)
-	if n > 0 {
-		_, _ = c.gc.Discard(n) // never Discard(0): gnet treats n <= 0 as "all"
-	}
-	if closeNow {
-		c.end()
-	}
 }

@@ -70,11 +70,20 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		}
 	} else if !p.CleanStart {
 		expiry = 0xFFFFFFFF // 3.1.1 clean session 0: the session outlives the connection
+		if cfg.MaxSessionExpiry > 0 {
+			// As Mosquitto's persistent_client_expiration: a 3.1.1 client
+			// that never returns does not hold its session forever.
+			expiry = cfg.MaxSessionExpiry
+		}
 	}
 
 	if p.WillFlag {
 		if !validWillTopic(p.WillTopic) {
 			return l.refuse(c, codec.TopicNameInvalid, "invalid will topic")
+		}
+		if !cfg.topicWithin(p.WillTopic) {
+			l.srv.limitHit(limTopic, id, addrString(c.remoteAddr()), "will topic above the maximum levels or length")
+			return l.refuse(c, codec.TopicNameInvalid, "will topic has more levels or bytes than the server allows")
 		}
 		if p.WillProps.Has(codec.PropResponseTopic) && !validWillTopic(p.WillProps.ResponseTopic) {
 			return l.refuse(c, codec.ProtocolError, "will Response Topic with wildcards") // [MQTT-3.1.3-11]
@@ -219,10 +228,12 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	l.writeConnack(c, r, present)
 	c.state = stateConnected
 	c.lastActive = l.now.UnixMilli()
-	l.srv.stats.connects.Add(1)
+	s.since = uint32(l.now.Unix())
+	l.ctr.connects.Add(1)
+	l.ctr.connected[c.listener()][versionIndex(c.version)].Add(1)
 	if l.srv.logInfo {
 		l.srv.log.Info("client connected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
-			"version", c.version, "keepalive", c.keepAlive, "session_present", present)
+			"listener", listenerNames[c.listener()], "version", c.version, "keepalive", c.keepAlive, "session_present", present)
 	}
 	if due := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive)); c.keepAlive > 0 && due < int64(c.wheelDue) {
 		// Only when sooner than the CONNECT-timeout entry, which otherwise
@@ -289,7 +300,7 @@ func (l *loop) writeConnack(c *client, r attachReq, present bool) {
 
 // refuse answers a CONNECT with a failing CONNACK and closes [MQTT-3.2.2-5].
 func (l *loop) refuse(c *client, rc codec.ReasonCode, why string) error {
-	l.srv.stats.connectsRefused.Add(1)
+	c.setWhy(closeRefused)
 	ack := codec.Connack{ReasonCode: rc}
 	if c.version != codec.Version5 {
 		ack.ReasonCode = codec.ReasonCode(codec.V3ConnackCode(rc))

@@ -50,7 +50,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	}
 	if qos == 0 {
 		if c == nil || c.state != stateConnected || c.closing {
-			l.srv.stats.droppedOffline.Add(1)
+			l.drop(dropOffline)
 			return
 		}
 		if c.queuedBytes() > l.srv.cfg.MaxOutboundBytes {
@@ -75,7 +75,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 // slowConsumer drops a QoS 0 delivery to a connection whose outbound bytes
 // passed the limit, and disconnects it past twice the limit.
 func (l *loop) slowConsumer(c *client) {
-	l.srv.stats.droppedSlow.Add(1)
+	l.drop(dropSlow)
 	if c.queuedBytes() > 2*l.srv.cfg.MaxOutboundBytes {
 		l.srv.log.Warn("disconnecting slow consumer", "client_id", c.clientID(),
 			"queued_bytes", c.queuedBytes(), "limit", l.srv.cfg.MaxOutboundBytes)
@@ -98,18 +98,43 @@ func (l *loop) window(c *client) int {
 func (l *loop) enqueue(s *session, o *outbound) {
 	max := l.srv.cfg.MaxQueued
 	if max == 0 {
-		l.srv.stats.droppedQueueFull.Add(1)
+		l.drop(dropQueueFull)
 		return
 	}
 	st := l.stateOf(s)
 	if len(st.queue) >= max {
-		copy(st.queue, st.queue[1:])
-		st.queue[len(st.queue)-1] = nil
-		st.queue = st.queue[:len(st.queue)-1]
-		l.srv.stats.droppedQueueFull.Add(1)
+		l.dropOldest(st)
+		l.drop(dropQueueFull)
+	} else {
+		l.ctr.queued.Add(1)
 	}
+	size := o.size()
+	if maxBytes := l.srv.cfg.MaxQueuedBytes; maxBytes > 0 {
+		if size > maxBytes {
+			l.srv.limitHit(limQueuedBytes, s.id, "", "message larger than the maximum queued bytes")
+			l.freeOutbound(o)
+			return
+		}
+		for st.queuedBytes+size > maxBytes && len(st.queue) > 0 {
+			l.dropOldest(st)
+			l.srv.limitHit(limQueuedBytes, s.id, "", "session queue holds the maximum queued bytes")
+		}
+	}
+	st.queuedBytes += size
 	st.queue = append(st.queue, o)
 }
+
+// dropOldest drops the head of st's queue.
+func (l *loop) dropOldest(st *sessionState) {
+	o := st.queue[0]
+	copy(st.queue, st.queue[1:])
+	st.queue[len(st.queue)-1] = nil
+	st.queue = st.queue[:len(st.queue)-1]
+	st.queuedBytes -= o.size()
+}
+
+// size is what a queued delivery counts against MaxQueuedBytes.
+func (o *outbound) size() int { return len(o.m.Topic) + len(o.m.Payload) }
 
 // sendOutbound gives o a packet id and an in-flight slot and writes it.
 func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
@@ -118,8 +143,9 @@ func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
 	o.state = outWaitAck
 	o.sentAt = l.now.Unix()
 	st.inflight = append(st.inflight, o)
+	l.ctr.inflight.Add(1)
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
-		s.removeInflight(o.pid) // too large for this client: dropped and counted
+		l.removeInflight(s, o.pid) // too large for this client: dropped and counted
 		l.freeOutbound(o)
 	}
 }
@@ -146,8 +172,10 @@ func (l *loop) fillWindow(s *session) {
 		o := st.queue[0]
 		st.queue[0] = nil
 		st.queue = st.queue[1:]
+		st.queuedBytes -= o.size()
+		l.ctr.queued.Add(-1)
 		if o.m.expired(l.now) {
-			l.srv.stats.droppedExpired.Add(1)
+			l.drop(dropExpired)
 			continue
 		}
 		if l.srv.checkTopics && !l.mayReceive(c, o.m.Topic) {
@@ -254,11 +282,12 @@ func (st *sessionState) findInflight(pid uint16) int {
 	return -1
 }
 
-func (s *session) removeInflight(pid uint16) *outbound {
+func (l *loop) removeInflight(s *session, pid uint16) *outbound {
 	i := s.findInflight(pid)
 	if i < 0 {
 		return nil
 	}
+	l.ctr.inflight.Add(-1)
 	st := s.st
 	o := st.inflight[i]
 	if o.unsent {
@@ -281,6 +310,8 @@ func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup boo
 	start := len(b)
 	if c.v5 == nil {
 		b = codec.AppendPublish(b, p, c.version)
+		l.count.msgsOut[qos]++
+		l.count.bytesOut[qos] += uint64(len(b) - start)
 		c.setBuf(b)
 		return true
 	}
@@ -291,9 +322,11 @@ func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup boo
 	b = codec.AppendPublish(b, p, codec.Version5)
 	if max := c.v5.maxPacket; max != 0 && uint32(len(b)-start) > max {
 		c.setBuf(b[:start])
-		l.srv.stats.droppedTooLarge.Add(1)
+		l.drop(dropTooLarge)
 		return false
 	}
+	l.count.msgsOut[qos]++
+	l.count.bytesOut[qos] += uint64(len(b) - start)
 	if newAlias {
 		c.v5.commitAlias(m.Topic, alias)
 	}
@@ -307,4 +340,16 @@ func (l *loop) writeAck(c *client, t codec.PacketType, pid uint16, rc codec.Reas
 	a.Type, a.PacketID, a.ReasonCode = t, pid, rc
 	a.Props.Reset()
 	c.setBuf(codec.AppendAck(c.buf(), a, c.version))
+	l.checkResponses(c)
+}
+
+// checkResponses applies MaxOutboundBytes to the answers a client's own
+// packets cause (acks, PINGRESP): they cannot be dropped, so a client that
+// sends but does not read is not read either until it catches up.
+// This turn's own bytes do not count here (they usually go out at the end
+// of the turn); what the socket could not take does, and flush checks again.
+func (l *loop) checkResponses(c *client) {
+	if c.gnetHolds && c.gc.OutboundBuffered() > l.srv.cfg.MaxOutboundBytes {
+		l.pauseInput(c, limOutbound, "the client does not read what it is sent")
+	}
 }

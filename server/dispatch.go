@@ -40,7 +40,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 	l.processing = c
 	defer func() { l.processing = nil }()
 	for consumed < len(b) {
-		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing || c.topicWait {
+		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing || c.inputPaused() || c.topicWaiting() {
 			break
 		}
 		if c.x != nil && c.x.proxyPending {
@@ -64,8 +64,13 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 			return consumed, true
 		}
 		total := h.HeaderLen + h.Remaining
-		if total > l.srv.cfg.MaxPacketSize {
+		if total > l.packetLimit(c) {
 			// Refused before its body arrives, so nothing is buffered for it.
+			if total <= l.srv.cfg.MaxPacketSize {
+				l.clientLimit(limConnectPacket, c, "packet before CONNACK larger than the maximum connect packet")
+				l.fail(c, protoErr(codec.PacketTooLarge, "packet before CONNACK larger than the maximum connect packet"))
+				return consumed, true
+			}
 			l.fail(c, protoErr(codec.PacketTooLarge, "packet larger than the maximum packet size"))
 			return consumed, true
 		}
@@ -90,6 +95,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 		}
 	}
 	if consumed > 0 {
+		l.count.netIn += uint64(consumed)
 		c.lastActive = l.now.UnixMilli() // [MQTT-3.1.2-22] any packet counts
 	}
 	return consumed, false
@@ -136,6 +142,9 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 		if err := pk.publish.Decode(h.Flags, body, c.version); err != nil {
 			return err
 		}
+		q := min(pk.publish.QoS, 2)
+		l.count.msgsIn[q]++
+		l.count.bytesIn[q] += uint64(h.HeaderLen + h.Remaining)
 		return l.onPublish(c, &pk.publish)
 	case codec.PUBACK, codec.PUBREC, codec.PUBCOMP:
 		if err := pk.ack.Decode(h.Type, body, c.version); err != nil {
@@ -162,6 +171,7 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 			return err
 		}
 		c.setBuf(codec.AppendPingresp(c.buf())) // [MQTT-3.12.4-1]
+		l.checkResponses(c)
 	case codec.DISCONNECT:
 		if err := pk.disc.Decode(body, c.version); err != nil {
 			return err
@@ -193,10 +203,12 @@ func (l *loop) onDisconnect(c *client, p *codec.Disconnect) error {
 			c.sess.expiry = p.Props.SessionExpiry
 		}
 		if p.ReasonCode == codec.DisconnectWithWillMessage {
+			c.setWhy(closeClient)
 			c.end()
 			return nil
 		}
 	}
+	c.setWhy(closeClient)
 	c.graceful = true
 	c.takeWill()
 	c.end()
@@ -207,7 +219,8 @@ func (l *loop) onDisconnect(c *client, p *codec.Disconnect) error {
 // first gets DISCONNECT with the reason [MQTT-4.13.1-1]; the event is logged
 // with the client id and reason. No other client is affected.
 func (l *loop) fail(c *client, err error) {
-	l.srv.stats.protocolErrors.Add(1)
+	l.event(evProtocolError)
+	c.setWhy(closeProtocol)
 	rc := reasonOf(err)
 	var ce *connError
 	isConnErr := errors.As(err, &ce)
@@ -234,6 +247,18 @@ func (l *loop) disconnect(c *client, rc codec.ReasonCode) { l.disconnectWhy(c, r
 // (allowed on DISCONNECT whatever Request Problem Information says
 // [MQTT-3.1.2-29]).
 func (l *loop) disconnectWhy(c *client, rc codec.ReasonCode, why string) {
+	switch rc {
+	case codec.ServerShuttingDown:
+		c.setWhy(closeShutdown)
+	case codec.AdministrativeAction:
+		c.setWhy(closeKicked)
+	case codec.ServerBusy:
+		c.setWhy(closeSlow)
+	case codec.SessionTakenOver:
+		c.setWhy(closeTakenOver)
+	case codec.KeepAliveTimeout:
+		c.setWhy(closeKeepAlive)
+	}
 	if c.v5 != nil && c.state == stateConnected && !c.closing {
 		d := codec.Disconnect{ReasonCode: disconnectCode(rc)}
 		if why != "" && (c.v5.maxPacket == 0 || len(why)+16 <= int(c.v5.maxPacket)) { // [MQTT-3.1.2-25]
@@ -257,7 +282,21 @@ func (l *loop) closed(c *client) {
 	if c.out != nil {
 		c.out.B = c.out.B[:0]
 	}
-	l.srv.stats.disconnects.Add(1)
+	why := c.why
+	if why == closeUnknown {
+		switch {
+		case c.tookOver:
+			why = closeTakenOver
+		case c.graceful:
+			why = closeClient
+		default:
+			why = closeLost
+		}
+	}
+	l.ctr.closes[why].Add(1)
+	if prev == stateConnected {
+		l.ctr.connected[c.listener()][versionIndex(c.version)].Add(-1)
+	}
 	s := c.sess
 	c.sess = nil
 	if prev != stateConnected || s == nil {
@@ -268,7 +307,8 @@ func (l *loop) closed(c *client) {
 		s.connected.Store(false)
 	}
 	if l.srv.logDebug {
-		l.srv.log.Debug("client disconnected", "client_id", s.id, "graceful", c.graceful, "taken_over", c.tookOver)
+		l.srv.log.Debug("client disconnected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
+			"listener", listenerNames[c.listener()], "reason", closeNames[why])
 	}
 	if c.tookOver {
 		return // the session lives on with the new connection

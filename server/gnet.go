@@ -2,19 +2,24 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/cp7/cp7/codec"
 )
 
 // gnetHandler is the event handler of the plain TCP listener, the fast path.
 // Every callback runs on the connection's event loop.
 type gnetHandler struct {
 	gnet.BuiltinEventEngine
-	srv   *Server
-	loops sync.Map // gnet.EventLoop -> *loop
-	boot  chan gnet.Engine
+	srv    *Server
+	loops  sync.Map // gnet.EventLoop -> *loop
+	nloops atomic.Int32
+	boot   chan gnet.Engine
 }
 
 // loopOf returns the broker loop bound to a gnet event loop, creating it the
@@ -25,6 +30,8 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	}
 	q := &taskQueue{}
 	l := newLoop(h.srv, nil)
+	l.epfd = epollFD(el)
+	l.tq = q
 	q.drain = gnet.RunnableFunc(func(context.Context) error {
 		q.run()
 		l.endTurn()
@@ -33,6 +40,7 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	l.post = func(task func()) bool { return q.post(el, task) }
 	v, loaded := h.loops.LoadOrStore(el, l)
 	if !loaded {
+		l.name = strconv.Itoa(int(h.nloops.Add(1)) - 1)
 		h.srv.addLoop(l)
 	}
 	return v.(*loop)
@@ -45,7 +53,14 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen allocates only the small client struct: no buffer, map or timer.
 func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if h.srv.stopping.Load() {
+		return nil, gnet.Close // shutting down: accept nothing new
+	}
 	l := h.loopOf(gc.EventLoop())
+	if k, ok := h.srv.admit(gc.LocalAddr(), gc.RemoteAddr()); !ok {
+		h.srv.limitHit(k, "", addrString(gc.RemoteAddr()), "connection refused at accept")
+		return nil, gnet.Close // no client in the context: OnClose ignores it
+	}
 	now := time.Now()
 	c := &client{l: l, gc: gc, lastActive: now.UnixMilli()}
 	if h.srv.cfg.ProxyProtocol && h.srv.proxyAllowed(gc.RemoteAddr()) {
@@ -56,7 +71,7 @@ func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	gc.SetContext(c)
 	l.wheel.add(c, secondsCeil(c.lastActive+h.srv.cfg.ConnectTimeout.Milliseconds()))
-	h.srv.stats.connections.Add(1)
+	l.ctr.open.Add(1)
 	return nil, gnet.None
 }
 
@@ -69,6 +84,16 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	l := c.l
 	l.now = time.Now()
+	if c.inputPaused() {
+		// gnet re-armed reading on its own (after a pending write): keep
+		// the bytes it read, stop again, and bound what may pile up.
+		l.setReadInterest(c, false)
+		if gc.InboundBuffered() > maxPausedInput+l.packetLimit(c) {
+			l.fail(c, protoErr(codec.QuotaExceeded, "kept sending while its input was paused by a limit"))
+			l.endTurn()
+		}
+		return gnet.None
+	}
 	c.processBuffered()
 	l.endTurn()
 	return gnet.None
@@ -79,10 +104,13 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	h.srv.stats.connections.Add(-1)
+	h.srv.unadmit(gc.LocalAddr())
 	l := c.l
+	l.ctr.open.Add(-1)
 	l.now = time.Now()
+	l.releaseInbound(c)
 	l.closed(c)
+	l.freeInput(c)
 	l.endTurn()
 	return gnet.None
 }

@@ -3,7 +3,10 @@ package server
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
+
+	"github.com/cp7/cp7/codec"
 )
 
 // goTransport serves one connection on goroutines: TLS and WebSocket, off
@@ -12,6 +15,7 @@ import (
 type goTransport struct {
 	nc      net.Conn
 	resumed chan struct{}
+	closed  atomic.Bool // the broker closed the connection
 }
 
 // writeTimeout bounds a write to a goroutine connection that stopped reading.
@@ -23,7 +27,7 @@ func (t *goTransport) write(b []byte) error {
 	return err
 }
 
-func (t *goTransport) close() { _ = t.nc.Close() }
+func (t *goTransport) close() { t.closed.Store(true); _ = t.nc.Close() }
 
 func (t *goTransport) resumeInput() {
 	select {
@@ -56,6 +60,14 @@ func (srv *Server) ServeConn(nc net.Conn) {
 		return
 	}
 	defer srv.untrackConn(nc)
+	if k, ok := srv.admit(nc.LocalAddr(), nc.RemoteAddr()); !ok {
+		srv.limitHit(k, "", addrString(nc.RemoteAddr()), "connection refused at accept")
+		_ = nc.Close()
+		close(stop)
+		<-done
+		return
+	}
+	defer srv.unadmit(nc.LocalAddr())
 	t := &goTransport{nc: nc, resumed: make(chan struct{}, 1)}
 	c := &client{l: l, lastActive: time.Now().UnixMilli()}
 	x := c.ext()
@@ -63,18 +75,53 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	if p, ok := nc.(peerCN); ok {
 		x.cn = p.PeerCommonName()
 	}
-	srv.stats.connections.Add(1)
+	x.listener = lstOther
+	if k, ok := nc.(interface{ ListenerKind() string }); ok {
+		for i, n := range listenerNames {
+			if n == k.ListenerKind() {
+				x.listener = uint8(i)
+			}
+		}
+	}
+	srv.goCtr.open.Add(1)
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
-		n                     int
-		closeNow, wait, topic bool
+		n                             int
+		closeNow, wait, paused, topic bool
 	}
 	results := make(chan result, 1)
 	buf := make([]byte, 0, 512) // grows with the packets; most devices send small ones
 	var readErr error
+	reserved := 0 // bytes of MaxInboundBytes held for the incomplete packet at buf's head
+	defer func() { srv.inbound.Add(-int64(reserved)) }()
 	for readErr == nil {
 		if len(buf) == cap(buf) {
+			// The packet at the head needs a larger buffer: reserve its
+			// size against MaxInboundBytes first, waiting (not reading)
+			// while the budget is spent, as gnet connections pause.
+			if h, err := codec.ParseFixedHeader(buf); err == nil && reserved == 0 && h.HeaderLen+h.Remaining <= srv.cfg.MaxPacketSize {
+				total := int64(h.HeaderLen + h.Remaining)
+				for counted := false; ; {
+					if srv.inbound.Add(total) <= srv.cfg.MaxInboundBytes {
+						reserved = int(total)
+						break
+					}
+					srv.inbound.Add(-total)
+					if !counted {
+						counted = true
+						srv.limitHit(limInboundBytes, "", addrString(nc.RemoteAddr()), "incomplete packets of all connections hold the maximum")
+					}
+					if t.closed.Load() {
+						readErr = errors.New("server: closed while waiting for inbound budget")
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				if readErr != nil {
+					break
+				}
+			}
 			if cap(buf) >= srv.cfg.MaxPacketSize+5 {
 				readErr = errors.New("server: read buffer full") // unreachable: process refuses larger packets
 				break
@@ -97,16 +144,34 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				if closeNow {
 					c.end()
 				}
-				topic := c.topicWait && !c.closing
-				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || topic, topic}
+				paused := c.inputPaused() && c.state != stateClosed && !c.closing
+				topic := c.topicWaiting() && c.state != stateClosed && !c.closing
+				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || paused || topic, paused, topic}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break
 			}
 			r := <-results
 			buf = buf[:copy(buf, buf[r.n:])]
+			if r.n > 0 && reserved > 0 {
+				// process consumes whole packets: the reserved one is done.
+				srv.inbound.Add(-int64(reserved))
+				reserved = 0
+			}
+			if len(buf) == 0 && cap(buf) > 64<<10 {
+				buf = make([]byte, 0, 512) // do not keep a large packet's buffer
+			}
 			if r.closeNow || !r.wait {
 				break
+			}
+			if r.paused {
+				// A limit paused the input: not reading is the backpressure.
+				// Look again each second in case the connection ended.
+				select {
+				case <-t.resumed:
+				case <-time.After(time.Second):
+				}
+				continue
 			}
 			if r.topic {
 				// A topic decision: the hook's timeout bounds it, and a
@@ -136,7 +201,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 		l.now = time.Now()
 		l.closed(c)
 	})
-	srv.stats.connections.Add(-1)
+	srv.goCtr.open.Add(-1)
 	close(stop)
 	<-done
 }

@@ -25,10 +25,26 @@ type loop struct {
 	// task queue is unbounded, so the broker bounds what it gives it.
 	backlog atomic.Int64
 
+	// epfd is the gnet loop's epoll descriptor, for pausing a connection's
+	// input (input.go); -1 where unknown or not gnet.
+	epfd int
+	// waiters are the loops with a publisher paused on this loop's backlog,
+	// told when it drains. Guarded by waitMu; hasWaiters mirrors len > 0.
+	waitMu     sync.Mutex
+	waiters    []*loop
+	hasWaiters atomic.Bool
+
 	// owner only
-	dirty  []*client // clients with bytes in out, flushed by endTurn
-	spare  []*client // the other dirty array, swapped each round
-	inTurn bool      // endTurn is running (re-entered through OnClose)
+	paused       []*client     // connections whose input is paused (input.go)
+	inputs       []*inputState // by clientExtra.in - 1 (input.go)
+	inputsFree   []uint32      // free indexes of inputs
+	retainedWait []*client     // connections with retained messages still to send (retain.go)
+	outWanted    bool          // the output ticker will post outputCheck (input.go)
+	outPaused    int           // paused connections waiting for their socket to drain
+	retainedRun  bool          // a sendRetainedQueued task is posted
+	dirty        []*client     // clients with bytes in out, flushed by endTurn
+	spare        []*client     // the other dirty array, swapped each round
+	inTurn       bool          // endTurn is running (re-entered through OnClose)
 	// ephemeral loops serve one goroutine connection and end with it
 	ephemeral bool
 	// processing is the client whose input process is parsing right now
@@ -36,10 +52,17 @@ type loop struct {
 	outbox     map[*loop]*xferBatch // deliveries for sessions owned by other loops
 	wheel      wheel
 	now        time.Time // cached wall clock for this turn (message expiry)
-	// count holds this turn's per-packet counters: added to the shared
-	// stats once per turn, not once per packet, so loops do not bounce the
-	// stats' cache lines between cores on every publish.
-	count struct{ packetsIn, received, acked, deniedReceive uint64 }
+	// count holds this turn's per-message figures: added to the loop's
+	// counters (ctr) once per turn, not once per packet.
+	count turnCounts
+	// ctr are the loop's counters (counters.go); goroutine connections'
+	// loops share the server's goCtr.
+	ctr *loopCounters
+	// name labels the loop's backlog in Metrics ("" for goroutine
+	// connections' loops, which are not listed one by one)
+	name string
+	tq   *taskQueue // a gnet loop's task queue, for its backlog
+	hot  *hotTopics // sampled busiest topics; nil on goroutine connections' loops
 
 	// spares of the QoS 1/2 bookkeeping, reused instead of allocated per
 	// message (bounded by maxSpares)
@@ -89,14 +112,15 @@ type xfer struct {
 }
 
 func newLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, scratch: new(scratch)}
+	l := &loop{srv: srv, post: post, scratch: new(scratch), ctr: new(loopCounters), hot: new(hotTopics), epfd: -1}
+	srv.addCounters(l.ctr)
 	l.wheel.init(time.Now(), wheelSlots)
 	return l
 }
 
 // newConnLoop makes the loop of one goroutine connection (TLS, WebSocket).
 func newConnLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, ephemeral: true} // scratch: borrowed per batch
+	l := &loop{srv: srv, post: post, ephemeral: true, ctr: srv.goCtr, epfd: -1} // scratch: borrowed per batch
 	l.wheel.init(time.Now(), 4)
 	return l
 }
@@ -148,7 +172,6 @@ func (l *loop) endTurn() {
 		return // a write ran OnClose inside gnet: the outer endTurn goes on
 	}
 	l.inTurn = true
-	l.flushCounts()
 	for len(l.dirty) > 0 {
 		batch := l.dirty
 		l.dirty = l.spare[:0]
@@ -159,7 +182,11 @@ func (l *loop) endTurn() {
 		}
 		l.spare = batch[:0]
 	}
+	l.flushCounts()
 	l.inTurn = false
+	if len(l.retainedWait) > 0 || l.outPaused > 0 {
+		l.scheduleOutput()
+	}
 	if len(l.busOut) > 0 {
 		l.srv.cluster.Publish(l.busOut)
 		l.busOut = nil
@@ -181,32 +208,23 @@ func (l *loop) endTurn() {
 	}
 }
 
-// flushCounts adds this turn's counters to the server's.
-func (l *loop) flushCounts() {
-	st := &l.srv.stats
-	if n := l.count.packetsIn; n != 0 {
-		st.packetsIn.Add(n)
-	}
-	if n := l.count.received; n != 0 {
-		st.received.Add(n)
-	}
-	if n := l.count.acked; n != 0 {
-		st.acked.Add(n)
-	}
-	if n := l.count.deniedReceive; n != 0 {
-		st.deniedReceive.Add(n)
-	}
-	l.count.packetsIn, l.count.received, l.count.acked, l.count.deniedReceive = 0, 0, 0, 0
-}
-
 // handOver queues a delivery for a session owned by another loop.
 func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
-	if min(m.QoS, opt.qos) == 0 && target.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog) {
-		// The target loop is this far behind: shed QoS 0 rather than grow
-		// its queue without bound. QoS 1/2 still go (they are bounded by
-		// the sessions' windows and queues).
-		l.srv.stats.droppedBacklog.Add(1)
-		return
+	if target.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog) {
+		if min(m.QoS, opt.qos) == 0 {
+			// The target loop is this far behind: shed QoS 0 rather than
+			// grow its queue without bound.
+			l.drop(dropBacklog)
+			return
+		}
+		// QoS 1/2 is never dropped: it goes, and its publisher is not read
+		// until the target catches up, so the backlog stays bounded by
+		// what the publishers already sent.
+		if c := l.processing; c != nil {
+			l.input(c).waitOn = target
+			l.pauseInput(c, limBacklog, "a subscriber's loop is too far behind")
+			target.addWaiter(l)
+		}
 	}
 	if l.outbox == nil {
 		l.outbox = make(map[*loop]*xferBatch, 4)
@@ -256,8 +274,40 @@ func (b *xferBatch) recycle() {
 	}
 }
 
+// addWaiter asks l to wake w once its backlog drains. Any goroutine.
+func (l *loop) addWaiter(w *loop) {
+	l.waitMu.Lock()
+	for _, x := range l.waiters {
+		if x == w {
+			l.waitMu.Unlock()
+			return
+		}
+	}
+	l.waiters = append(l.waiters, w)
+	l.hasWaiters.Store(true)
+	l.waitMu.Unlock()
+}
+
+// wakeWaiters tells the loops waiting on l's backlog to check their paused
+// publishers, once the backlog is down to half its limit.
+func (l *loop) wakeWaiters() {
+	if !l.hasWaiters.Load() || l.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog/2) {
+		return
+	}
+	l.waitMu.Lock()
+	ws := l.waiters
+	l.waiters = nil
+	l.hasWaiters.Store(false)
+	l.waitMu.Unlock()
+	for _, w := range ws {
+		w := w
+		w.post(w.checkPaused)
+	}
+}
+
 // receive runs a batch handed over by another loop.
 func (l *loop) receive(batch []xfer) {
+	defer l.wakeWaiters()
 	defer l.backlog.Add(-int64(len(batch)))
 	l.now = time.Now()
 	for i := range batch {
@@ -267,11 +317,26 @@ func (l *loop) receive(batch []xfer) {
 	}
 }
 
+// pending is the number of tasks waiting in a gnet loop's own queue.
+func (l *loop) pending() int64 {
+	if l.tq == nil {
+		return 0
+	}
+	l.tq.mu.Lock()
+	defer l.tq.mu.Unlock()
+	return int64(len(l.tq.tasks))
+}
+
 // tick runs once a second on the loop: keepalive, connect timeouts, will
 // delays and session expiry, from the loop's timing wheel.
 func (l *loop) tick(now time.Time) {
 	l.now = now
 	l.wheel.advance(now, l)
+	l.checkPaused()
+	l.sendRetainedQueued()
+	if l.hot != nil {
+		l.hot.decay(now)
+	}
 }
 
 // goLoop is the executor of a loop owned by a goroutine (TLS and WebSocket

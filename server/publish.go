@@ -15,6 +15,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 	if c.v5 != nil {
 		var rc codec.ReasonCode
 		if topic, rc = l.resolveAlias(c, p); rc != codec.Success {
+			if rc == codec.TopicAliasInvalid {
+				l.clientLimit(limTopicAlias, c, "topic alias above the maximum")
+			}
 			return protoErr(rc, "bad topic alias")
 		}
 		if p.Props.Has(codec.PropResponseTopic) && !router.ValidTopicName(p.Props.ResponseTopic) {
@@ -26,6 +29,10 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 	}
 	if !router.ValidTopicName(topic) {
 		return protoErr(codec.TopicNameInvalid, "invalid topic name") // [MQTT-3.3.2-2]
+	}
+	if !l.srv.cfg.topicWithin(topic) {
+		l.clientLimit(limTopic, c, "publish topic above the maximum levels or length")
+		return protoErr(codec.TopicNameInvalid, "topic has more levels or bytes than the server allows")
 	}
 	if p.QoS > l.srv.cfg.MaxQoS {
 		return protoErr(codec.QoSNotSupported, "PUBLISH QoS above the server's maximum") // [MQTT-3.2.2-11]
@@ -40,8 +47,11 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 			l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
 			return nil
 		}
-		if c.v5 != nil && s.st != nil && len(s.st.qos2in) >= int(l.srv.cfg.ReceiveMaximum) {
-			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-8]
+		if s.st != nil && s.st.qos2in.len() >= int(l.srv.cfg.ReceiveMaximum) {
+			// v5: told in CONNACK, DISCONNECT 0x93 [MQTT-3.3.4-7]; a 3.1.1
+			// client is disconnected too, so no client grows this set.
+			l.clientLimit(limInflightIn, c, "more unacknowledged QoS 2 publishes than the receive maximum")
+			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-7]
 		}
 	}
 	if l.srv.checkTopics {
@@ -64,7 +74,12 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	l.ownSrc, l.ownDst = nil, nil
-	l.count.received++
+	if cfg := &l.srv.cfg; cfg.PublishRate > 0 || cfg.PublishBytesRate > 0 {
+		l.chargePublish(c, len(p.Payload))
+	}
+	if l.hot != nil {
+		l.hot.sample(topic)
+	}
 	if p.Retain {
 		l.retain(m)
 	}
@@ -85,23 +100,14 @@ func (l *loop) ackPublish(c *client, p *codec.Publish, rc codec.ReasonCode) {
 		l.writeAck(c, codec.PUBACK, p.PacketID, rc)
 	case 2:
 		if rc < 0x80 {
-			st := l.stateOf(c.sess)
-			st.qos2in = append(st.qos2in, p.PacketID)
+			l.stateOf(c.sess).qos2in.add(p.PacketID)
 		}
 		l.writeAck(c, codec.PUBREC, p.PacketID, rc)
 	}
 }
 
 func (s *session) hasQoS2(pid uint16) bool {
-	if s.st == nil {
-		return false
-	}
-	for _, id := range s.st.qos2in {
-		if id == pid {
-			return true
-		}
-	}
-	return false
+	return s.st != nil && s.st.qos2in.has(pid)
 }
 
 // onPubrel completes an inbound QoS 2 flow [MQTT-4.3.3-11 (3.1.1: 4.3.3-2)].
@@ -109,13 +115,8 @@ func (l *loop) onPubrel(c *client, a *codec.Ack) {
 	s := c.sess
 	rc := codec.PacketIdentifierNotFound
 	if st := s.st; st != nil {
-		for i, id := range st.qos2in {
-			if id == a.PacketID {
-				st.qos2in[i] = st.qos2in[len(st.qos2in)-1]
-				st.qos2in = st.qos2in[:len(st.qos2in)-1]
-				rc = codec.Success
-				break
-			}
+		if st.qos2in.remove(a.PacketID) {
+			rc = codec.Success
 		}
 		l.trim(s)
 	}
@@ -162,7 +163,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 	}
 	// The flow is complete: the window and queue held the only reference.
-	l.freeOutbound(s.removeInflight(a.PacketID))
+	l.freeOutbound(l.removeInflight(s, a.PacketID))
 	l.count.acked++
 	l.fillWindow(s)
 	l.trim(s)
@@ -211,7 +212,7 @@ func (l *loop) route(m *Message) int {
 
 // denyPublish answers a PUBLISH the client may not send.
 func (l *loop) denyPublish(c *client, p *codec.Publish, topic []byte) error {
-	l.srv.stats.deniedPublish.Add(1)
+	l.event(evDeniedPublish)
 	// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 	// Mosquitto does, so the client does not resend it forever. v5
 	// says why in the PUBACK or PUBREC: 0x87 Not authorized

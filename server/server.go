@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -28,8 +29,29 @@ type Server struct {
 	router   *router.Table
 	retained *router.RetainTree[*Message]
 	sessions registry
-	stats    stats
-	auth     *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
+	limits   limitStats
+	gate     connGate
+	// inbound is the bytes reserved for incomplete packets across all
+	// connections (MaxInboundBytes); retainedBytes the topic and payload
+	// bytes of the retained messages (MaxRetainedBytes).
+	inbound       atomic.Int64
+	retainedBytes atomic.Int64
+	started       time.Time
+
+	// counters of every loop, summed by Metrics; goCtr is shared by the
+	// goroutine connections' loops (off the hot path) and goroutines that
+	// own no loop.
+	ctrMu      sync.Mutex
+	ctrs       []*loopCounters
+	goCtr      *loopCounters
+	collectMu  sync.Mutex
+	collectors []func() []Family
+	readyMu    sync.Mutex
+	notReady   map[string]string // HoldReady
+	// authPending counts CONNECTs waiting for an auth worker (not per
+	// publish: one add at the submit, one at the answer)
+	authPending atomic.Int64
+	auth        *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 	// cluster is nil on a single node; bus is the loop that routes the
 	// messages other nodes send (see cluster.go).
 	cluster Cluster
@@ -47,14 +69,27 @@ type Server struct {
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
-	goConns map[net.Conn]struct{} // TLS/WebSocket connections being served
+	// stopping is closed, readable without the lock (gnet's OnOpen)
+	stopping atomic.Bool
+	goConns  map[net.Conn]struct{} // TLS/WebSocket connections being served
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
+
+	// outMu guards outLoops, the loops waiting for a socket to drain
+	// (outputTicker); outWake starts the ticker.
+	outMu    sync.Mutex
+	outLoops map[*loop]struct{}
+	outWake  chan struct{}
+	// inLoops are the loops with connections paused by MaxInboundBytes,
+	// woken when a reservation is released; inWaiting says it is not empty.
+	inLoops   map[*loop]struct{}
+	inWaiting atomic.Bool
 	// checkTopics says whether any topic rules may apply (Config.ACL, or
 	// an Authenticator that may attach ClientRules): without, the publish
 	// and delivery paths skip authorization on this one test.
 	checkTopics bool
+	topicStats  topicStats // decisions of slow authorizers (topiccheck.go)
 }
 
 // New makes a server from cfg; Start runs it.
@@ -72,9 +107,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		retained: router.NewRetainTree[*Message](),
 		loops:    make(map[*loop]struct{}),
 		stop:     make(chan struct{}),
+		outWake:  make(chan struct{}, 1),
+		started:  time.Now(),
+		goCtr:    new(loopCounters),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	srv.addCounters(srv.goCtr)
 	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
 	if cfg.Auth != nil || cfg.ACL != nil { // the ACL's hook asks on the pool too
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
@@ -87,10 +126,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 func (srv *Server) Start() error {
 	g := newGoLoop()
 	srv.parking = newLoop(srv, g.post)
+	srv.parking.name = "parking"
 	srv.addLoop(srv.parking)
-	srv.wg.Add(2)
+	srv.wg.Add(3)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
+	go func() { defer srv.wg.Done(); srv.outputTicker() }()
 	if srv.cluster != nil {
 		srv.startBusLoop()
 	}
@@ -109,6 +150,10 @@ func (srv *Server) Start() error {
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{srv.log}),
+	}
+	if srv.cfg.TCPKeepAlive > 0 {
+		// Finds peers that vanished without a FIN even with MQTT keepalive 0.
+		opts = append(opts, gnet.WithTCPKeepAlive(srv.cfg.TCPKeepAlive))
 	}
 	if srv.cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(srv.cfg.EventLoops))
@@ -167,15 +212,28 @@ func boundAddr(eng gnet.Engine, fallback string) net.Addr {
 	return a
 }
 
-// Close tells every connected v5 client the server is shutting down
-// (DISCONNECT 0x8B), closes every connection and stops the loops.
+// Close is Shutdown with two seconds for the clients' goodbyes.
 func (srv *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+// Shutdown stops accepting connections (new ones are closed at once), tells
+// every connected v5 client the server is shutting down (DISCONNECT 0x8B),
+// flushes what each connection has pending and closes it, then stops the
+// loops. It waits for the goodbyes until ctx is done. A connection ended
+// this way did not send DISCONNECT, so its will is due [MQTT-3.1.2-8]: at
+// once, or after its delay if the session outlives the broker (which needs
+// a durable store; see docs/DESIGN.md "Shutdown").
+func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.closeMu.Lock()
 	if srv.closed {
 		srv.closeMu.Unlock()
 		return nil
 	}
 	srv.closed = true
+	srv.stopping.Store(true)
 	srv.closeMu.Unlock()
 
 	var pending sync.WaitGroup
@@ -191,7 +249,7 @@ func (srv *Server) Close() error {
 			}
 		})
 	})
-	waitTimeout(&pending, 2*time.Second)
+	waitCtx(ctx, &pending)
 	// Goroutine connections are the broker's once handed to ServeConn:
 	// close those still open (not yet connected ones too).
 	srv.closeMu.Lock()
@@ -217,11 +275,17 @@ func (srv *Server) Close() error {
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	waitCtx(ctx, wg)
+}
+
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(d):
+	case <-ctx.Done():
 	}
 }
 
@@ -244,6 +308,7 @@ func (srv *Server) postToOwner(s *session, task func(l *loop)) {
 			break
 		}
 	}
+	srv.goCtr.drop(dropLoopGone)
 	srv.log.Warn("dropping a task for a session whose loop is gone", "client_id", s.id)
 }
 
@@ -265,6 +330,13 @@ func (srv *Server) ticker() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var ls []*loop
+	var sys sysState
+	if srv.cfg.SysInterval > 0 {
+		// The first $SYS snapshot goes out at once, so a subscriber of a
+		// fresh broker does not wait a whole interval.
+		sys.next = time.Now()
+		srv.sysTick(&sys, time.Now())
+	}
 	for {
 		select {
 		case <-srv.stop:
@@ -280,6 +352,7 @@ func (srv *Server) ticker() {
 				l := l
 				l.post(func() { l.tick(now) })
 			}
+			srv.sysTick(&sys, now)
 		}
 	}
 }
@@ -307,6 +380,39 @@ func (r *registry) each(fn func(s *session)) {
 			fn(s)
 		}
 	}
+}
+
+// HoldReady makes Ready fail with why until ReleaseReady(name): cmd/cp7
+// holds "listeners" until every listener is up; a store can hold "store"
+// until it has recovered.
+func (srv *Server) HoldReady(name, why string) {
+	srv.readyMu.Lock()
+	if srv.notReady == nil {
+		srv.notReady = make(map[string]string)
+	}
+	srv.notReady[name] = why
+	srv.readyMu.Unlock()
+}
+
+// ReleaseReady ends a HoldReady.
+func (srv *Server) ReleaseReady(name string) {
+	srv.readyMu.Lock()
+	delete(srv.notReady, name)
+	srv.readyMu.Unlock()
+}
+
+// Ready reports whether the broker should get traffic (/readyz): nil once
+// it is healthy and nothing holds readiness.
+func (srv *Server) Ready() error {
+	if err := srv.Healthy(); err != nil {
+		return err
+	}
+	srv.readyMu.Lock()
+	defer srv.readyMu.Unlock()
+	for name, why := range srv.notReady {
+		return fmt.Errorf("server: not ready: %s: %s", name, why)
+	}
+	return nil
 }
 
 // Healthy reports whether the broker serves: nil while running, an error

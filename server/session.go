@@ -24,6 +24,7 @@ type session struct {
 	removed bool   // dropped from the registry; late tasks ignore it
 	onWheel bool   // on the owner's timing wheel
 	expiry  uint32 // session expiry interval in seconds; 0: ends with the connection
+	since   uint32 // Unix seconds of the last CONNACK (admin API; fills padding)
 	c       *client
 	subs    map[string]router.Sub
 	st      *sessionState // nil while there is nothing in flight, queued or pending
@@ -35,10 +36,12 @@ type session struct {
 type sessionState struct {
 	inflight []*outbound // ordered by send time
 	queue    []*outbound // waiting for the window, or for the client to return
-	qos2in   []uint16    // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3]
-	unsent   int         // in-flight entries waiting to be re-sent after a resume
-	nextID   uint16
-	expireAt int64 // Unix seconds when an offline session expires; 0 = never
+	qos2in   idSet       // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3]
+	// queuedBytes is the topic and payload bytes in queue (MaxQueuedBytes)
+	queuedBytes int
+	unsent      int // in-flight entries waiting to be re-sent after a resume
+	nextID      uint16
+	expireAt    int64 // Unix seconds when an offline session expires; 0 = never
 	// delayed will of the last connection (v5 Will Delay Interval)
 	pendingWill *will
 	willAt      int64
@@ -75,7 +78,7 @@ func (l *loop) stateOf(s *session) *sessionState {
 // another does not allocate a state for each. Owner only.
 func (l *loop) trim(s *session) {
 	st := s.st
-	if st == nil || len(st.inflight) != 0 || len(st.queue) != 0 || len(st.qos2in) != 0 ||
+	if st == nil || len(st.inflight) != 0 || len(st.queue) != 0 || st.qos2in.len() != 0 ||
 		st.expireAt != 0 || st.pendingWill != nil {
 		return
 	}
@@ -84,10 +87,7 @@ func (l *loop) trim(s *session) {
 		return
 	}
 	// Keep small backing arrays: they are what the next session appends to.
-	*st = sessionState{inflight: keepSmall(st.inflight), queue: keepSmall(st.queue), qos2in: st.qos2in[:0]}
-	if cap(st.qos2in) > spareSliceCap {
-		st.qos2in = nil
-	}
+	*st = sessionState{inflight: keepSmall(st.inflight), queue: keepSmall(st.queue), qos2in: st.qos2in.reset()}
 	l.spareStates = append(l.spareStates, st)
 }
 
@@ -275,6 +275,10 @@ func (l *loop) clearSession(s *session) {
 		s.subs = nil
 	}
 	l.redistributeShared(s)
+	if st := s.st; st != nil {
+		l.ctr.inflight.Add(-int64(len(st.inflight)))
+		l.ctr.queued.Add(-int64(len(st.queue)))
+	}
 	s.st = nil
 }
 
@@ -301,7 +305,7 @@ func (s *session) expire(l *loop, now int64) int64 {
 			l.publishWill(w)
 		}
 		l.dropSession(s)
-		l.srv.stats.sessionsExpired.Add(1)
+		l.event(evSessionExpired)
 		s.onWheel = false
 		return 0
 	}

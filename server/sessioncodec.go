@@ -62,7 +62,7 @@ func appendSession(dst []byte, s *session, now time.Time) []byte {
 	var qos2 []uint16
 	if st := s.st; st != nil {
 		outs = append(append(outs, st.inflight...), st.queue...)
-		qos2 = st.qos2in
+		qos2 = st.qos2in.ids()
 	}
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(outs)))
 	for _, o := range outs {
@@ -179,6 +179,7 @@ func (l *loop) install(s *session, snap *sessionSnapshot) {
 	for _, o := range snap.out {
 		if o.state == outQueued {
 			st.queue = append(st.queue, o)
+			st.queuedBytes += o.size()
 			continue
 		}
 		st.inflight = append(st.inflight, o)
@@ -186,5 +187,9 @@ func (l *loop) install(s *session, snap *sessionSnapshot) {
 			st.nextID = o.pid
 		}
 	}
-	st.qos2in = append(st.qos2in, snap.qos2in...)
+	for _, id := range snap.qos2in {
+		if !st.qos2in.has(id) {
+			st.qos2in.add(id)
+		}
+	}
 }

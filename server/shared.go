@@ -23,7 +23,7 @@ func (l *loop) redistributeShared(s *session) {
 			opt := o.opt
 			opt.qos = d.QoS
 			opt.subIDs = d.SubIDs
-			l.srv.stats.redelivered.Add(1)
+			l.event(evRedelivered)
 			l.deliver(next, o.m, opt)
 		}
 	}

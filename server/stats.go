@@ -1,43 +1,7 @@
 package server
 
-import "sync/atomic"
-
-// stats are the broker's counters, updated with atomics from every loop.
-// Every limit that drops or refuses something counts it here.
-type stats struct {
-	connections       atomic.Int64
-	connects          atomic.Uint64
-	connectsRefused   atomic.Uint64
-	disconnects       atomic.Uint64
-	authFailed        atomic.Uint64
-	authBusy          atomic.Uint64
-	authPending       atomic.Int64
-	topicChecks       atomic.Uint64
-	topicBusy         atomic.Uint64
-	topicPending      atomic.Int64
-	connectTimeouts   atomic.Uint64
-	keepAliveTimeouts atomic.Uint64
-	protocolErrors    atomic.Uint64
-	packetsIn         atomic.Uint64
-	received          atomic.Uint64
-	acked             atomic.Uint64
-	redelivered       atomic.Uint64
-	willsSent         atomic.Uint64
-	sessionsExpired   atomic.Uint64
-	deniedPublish     atomic.Uint64
-	deniedSubscribe   atomic.Uint64
-	deniedReceive     atomic.Uint64
-	dropped           atomic.Uint64
-	droppedOffline    atomic.Uint64
-	droppedSlow       atomic.Uint64
-	droppedQueueFull  atomic.Uint64
-	droppedExpired    atomic.Uint64
-	droppedTooLarge   atomic.Uint64
-	droppedBacklog    atomic.Uint64
-	droppedBus        atomic.Uint64
-}
-
-// Stats is a snapshot of the counters.
+// Stats is a snapshot of the main counters, kept for callers that predate
+// Metrics (tests, tools). Metrics has every figure.
 type Stats struct {
 	Connections       int64
 	Sessions          int64
@@ -49,7 +13,7 @@ type Stats struct {
 	AuthFailed        uint64
 	AuthBusy          uint64 // CONNECTs refused because the auth queue was full
 	AuthPending       int64  // CONNECTs waiting for an auth worker's answer now
-	TopicChecks       uint64 // publish/subscribe decisions sent to the auth workers (cache misses of a hook)
+	TopicChecks       uint64 // publish/subscribe/will decisions sent to the auth workers (cache misses of a hook)
 	TopicBusy         uint64 // decisions the fail policy gave because the auth queue was full
 	TopicPending      int64  // packets waiting for a topic decision now
 	ConnectTimeouts   uint64
@@ -63,7 +27,7 @@ type Stats struct {
 	DeniedPublish     uint64
 	DeniedSubscribe   uint64
 	DeniedReceive     uint64 // deliveries (live, retained, queued) the subscriber may not read
-	Dropped           uint64 // hand-overs to loops that were gone
+	Dropped           uint64 // tasks for sessions whose loop was gone
 	DroppedOffline    uint64 // QoS 0 to offline sessions
 	DroppedSlow       uint64 // QoS 0 to connections over the outbound limit
 	DroppedQueueFull  uint64 // oldest queued message dropped for a new one
@@ -71,43 +35,84 @@ type Stats struct {
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
 	DroppedBus        uint64 // malformed messages from other nodes
+
+	// Limits hit (each also logged with the client id, at most once a
+	// second per limit). "Paused" counts times a connection's input stopped
+	// being read until the condition cleared; nothing is dropped for those.
+	LimitConnectPacket uint64 // packet before CONNACK above MaxConnectPacket (closed)
+	PausedInbound      uint64 // MaxInboundBytes of incomplete packets held
+	LimitTopic         uint64 // topic or filter above MaxTopicLevels / MaxTopicLength
+	LimitSubscriptions uint64 // subscriptions refused past MaxSubscriptions
+	DroppedQueuedBytes uint64 // queued messages dropped for MaxQueuedBytes
+	RefusedConnections uint64 // MaxConnections / MaxListenerConnections
+	RefusedConnectRate uint64 // ConnectRate
+	LimitTopicAlias    uint64 // topic alias above the maximum
+	LimitInflightIn    uint64 // unacknowledged inbound QoS 2 above ReceiveMaximum (disconnected)
+	LimitRetained      uint64 // retained messages not stored: MaxRetained / MaxRetainedBytes
+	PausedPublishRate  uint64 // PublishRate / PublishBytesRate
+	PausedBacklog      uint64 // QoS 1/2 publisher paused: target loop MaxLoopBacklog behind
+	PausedOutbound     uint64 // acks and PINGRESP past MaxOutboundBytes
+	InboundBytes       int64  // bytes reserved for incomplete packets now
+	RetainedBytes      int64  // topic + payload bytes of retained messages now
 }
 
-// Stats returns the current counters.
+// Stats returns the current counters (summed over the loops, like Metrics).
 func (srv *Server) Stats() Stats {
-	s := &srv.stats
+	m := srv.Metrics()
+	var disc uint64
+	for _, n := range m.Disconnects {
+		disc += n
+	}
+	ev := func(e event) uint64 { return m.Events[eventInfo[e].name] }
+	dr := func(r dropReason) uint64 { return m.Dropped[dropNames[r]] }
 	return Stats{
-		Connections:       s.connections.Load(),
-		Sessions:          srv.sessions.count.Load(),
-		Retained:          srv.retained.Count(),
-		Subscriptions:     srv.router.Count(),
-		Connects:          s.connects.Load(),
-		ConnectsRefused:   s.connectsRefused.Load(),
-		Disconnects:       s.disconnects.Load(),
-		AuthFailed:        s.authFailed.Load(),
-		AuthBusy:          s.authBusy.Load(),
-		AuthPending:       s.authPending.Load(),
-		TopicChecks:       s.topicChecks.Load(),
-		TopicBusy:         s.topicBusy.Load(),
-		TopicPending:      s.topicPending.Load(),
-		ConnectTimeouts:   s.connectTimeouts.Load(),
-		KeepAliveTimeouts: s.keepAliveTimeouts.Load(),
-		ProtocolErrors:    s.protocolErrors.Load(),
-		PacketsIn:         s.packetsIn.Load(),
-		MessagesReceived:  s.received.Load(),
-		Acked:             s.acked.Load(),
-		WillsSent:         s.willsSent.Load(),
-		SessionsExpired:   s.sessionsExpired.Load(),
-		DeniedPublish:     s.deniedPublish.Load(),
-		DeniedSubscribe:   s.deniedSubscribe.Load(),
-		DeniedReceive:     s.deniedReceive.Load(),
-		Dropped:           s.dropped.Load(),
-		DroppedOffline:    s.droppedOffline.Load(),
-		DroppedSlow:       s.droppedSlow.Load(),
-		DroppedQueueFull:  s.droppedQueueFull.Load(),
-		DroppedExpired:    s.droppedExpired.Load(),
-		DroppedTooLarge:   s.droppedTooLarge.Load(),
-		DroppedBacklog:    s.droppedBacklog.Load(),
-		DroppedBus:        s.droppedBus.Load(),
+		Connections:       m.ConnectionsOpen,
+		Sessions:          m.Sessions,
+		Retained:          m.Retained,
+		Subscriptions:     m.Subscriptions,
+		Connects:          m.Connects,
+		ConnectsRefused:   m.Disconnects[closeNames[closeRefused]],
+		Disconnects:       disc,
+		AuthFailed:        ev(evAuthFailed),
+		AuthBusy:          ev(evAuthBusy),
+		AuthPending:       m.AuthPending,
+		TopicChecks:       srv.topicStats.checks.Load(),
+		TopicBusy:         srv.topicStats.busy.Load(),
+		TopicPending:      srv.topicStats.pending.Load(),
+		ConnectTimeouts:   ev(evConnectTimeout),
+		KeepAliveTimeouts: ev(evKeepAliveTimeout),
+		ProtocolErrors:    ev(evProtocolError),
+		PacketsIn:         ev(evPacketsIn),
+		MessagesReceived:  m.MessagesReceived(),
+		Acked:             ev(evAcked),
+		WillsSent:         ev(evWillSent),
+		SessionsExpired:   ev(evSessionExpired),
+		DeniedPublish:     ev(evDeniedPublish),
+		DeniedSubscribe:   ev(evDeniedSubscribe),
+		DeniedReceive:     ev(evDeniedReceive),
+		Dropped:           dr(dropLoopGone),
+		DroppedOffline:    dr(dropOffline),
+		DroppedSlow:       dr(dropSlow),
+		DroppedQueueFull:  dr(dropQueueFull),
+		DroppedExpired:    dr(dropExpired),
+		DroppedTooLarge:   dr(dropTooLarge),
+		DroppedBacklog:    dr(dropBacklog),
+		DroppedBus:        dr(dropBus),
+
+		LimitConnectPacket: srv.limits.hits[limConnectPacket].Load(),
+		PausedInbound:      srv.limits.hits[limInboundBytes].Load(),
+		LimitTopic:         srv.limits.hits[limTopic].Load(),
+		LimitSubscriptions: srv.limits.hits[limSubscriptions].Load(),
+		DroppedQueuedBytes: srv.limits.hits[limQueuedBytes].Load(),
+		RefusedConnections: srv.limits.hits[limConnections].Load(),
+		RefusedConnectRate: srv.limits.hits[limConnectRate].Load(),
+		LimitTopicAlias:    srv.limits.hits[limTopicAlias].Load(),
+		LimitInflightIn:    srv.limits.hits[limInflightIn].Load(),
+		LimitRetained:      srv.limits.hits[limRetained].Load(),
+		PausedPublishRate:  srv.limits.hits[limPublishRate].Load(),
+		PausedBacklog:      srv.limits.hits[limBacklog].Load(),
+		PausedOutbound:     srv.limits.hits[limOutbound].Load(),
+		InboundBytes:       srv.inbound.Load(),
+		RetainedBytes:      srv.retainedBytes.Load(),
 	}
 }

@@ -41,10 +41,19 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 			return protoErr(codec.ProtocolError, "No Local on a shared subscription") // [MQTT-3.8.3-4]
 		case shared && len(group) == 0:
 			rc = codec.TopicFilterInvalid
+		case !l.srv.cfg.topicWithin(sub.Filter):
+			rc = codec.TopicFilterInvalid
+			l.clientLimit(limTopic, c, "filter above the maximum levels or length")
+		}
+		if max := l.srv.cfg.MaxSubscriptions; rc == 0 && max > 0 && len(s.subs) >= max {
+			if _, ok := s.subs[string(sub.Filter)]; !ok {
+				rc = codec.QuotaExceeded
+				l.clientLimit(limSubscriptions, c, "subscriptions above the maximum per client")
+			}
 		}
 		if rc == 0 && l.srv.checkTopics && !l.subscribeAllowed(c, sub.Filter) {
 			rc = codec.NotAuthorized // 0x87, a SUBACK reason code for this filter [MQTT-3.9.3-1, 3.9.3-2]
-			l.srv.stats.deniedSubscribe.Add(1)
+			l.event(evDeniedSubscribe)
 		}
 		if rc != 0 {
 			if c.v5 == nil {

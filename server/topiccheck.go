@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,7 +11,7 @@ import (
 // An HTTP hook decides publish and subscribe through a SlowTopicAuthorizer.
 // Its cached decisions are asked on the loop (Lookup). On a miss the
 // connection is parked at that packet without consuming it: handle returns
-// errTopicWait, process gives the packet's bytes back and stops (c.topicWait),
+// errTopicWait, process gives the packet's bytes back and stops (clientACL.wait),
 // so they and everything behind them wait in gnet's buffer (or the reader
 // goroutine's), as a CONNECT does in stateChecking. The question goes to the
 // auth worker pool (server/authcheck.go); the answer comes back to the
@@ -72,16 +73,16 @@ func (l *loop) waitTopics(c *client, action string, topics []string) error {
 	ca := c.x.acl
 	j := &authJob{l: l, c: c, slow: ca.slow, action: action, topics: topics}
 	if l.srv.auth == nil || !l.srv.auth.submit(j) {
-		l.srv.stats.topicBusy.Add(1)
+		l.srv.topicStats.busy.Add(1)
 		allow := ca.slow.Overloaded(action)
 		for _, t := range topics {
 			ca.answers = append(ca.answers, topicAnswer{action, t, allow})
 		}
 		return errTopicRetry
 	}
-	l.srv.stats.topicChecks.Add(1)
-	l.srv.stats.topicPending.Add(1)
-	c.topicWait = true
+	l.srv.topicStats.checks.Add(1)
+	l.srv.topicStats.pending.Add(1)
+	c.x.acl.wait = true
 	return errTopicWait
 }
 
@@ -92,16 +93,16 @@ func (l *loop) askWill(c *client) {
 	ca := c.x.acl
 	j := &authJob{l: l, c: c, slow: ca.slow, action: ActionPublish, topics: []string{string(c.x.will.m.Topic)}, will: true}
 	if l.srv.auth == nil || !l.srv.auth.submit(j) {
-		l.srv.stats.topicBusy.Add(1)
+		l.srv.topicStats.busy.Add(1)
 		if !ca.slow.Overloaded(ActionPublish) {
 			l.dropWill(c)
 		}
 		return
 	}
-	l.srv.stats.topicChecks.Add(1)
-	l.srv.stats.topicPending.Add(1)
+	l.srv.topicStats.checks.Add(1)
+	l.srv.topicStats.pending.Add(1)
 	ca.willAsked = true
-	c.topicWait = true
+	c.x.acl.wait = true
 }
 
 // fetchTopics runs on an auth worker: ask, then post the answers back.
@@ -115,7 +116,7 @@ func (j *authJob) fetchTopics() {
 		l.now = time.Now()
 		l.topicAnswered(j)
 	}) {
-		l.srv.stats.topicPending.Add(-1) // the loop ended with the connection
+		l.srv.topicStats.pending.Add(-1) // the loop ended with the connection
 	}
 }
 
@@ -123,12 +124,12 @@ func (j *authJob) fetchTopics() {
 // handles the parked packet again. A connection closed meanwhile ignores
 // them.
 func (l *loop) topicAnswered(j *authJob) {
-	l.srv.stats.topicPending.Add(-1)
+	l.srv.topicStats.pending.Add(-1)
 	c := j.c
-	if !c.topicWait {
+	if !c.topicWaiting() {
 		return
 	}
-	c.topicWait = false
+	c.x.acl.wait = false
 	if c.state == stateClosed {
 		return
 	}
@@ -147,4 +148,16 @@ func (l *loop) topicAnswered(j *authJob) {
 	}
 	c.lastActive = l.now.UnixMilli() // the parked packet arrived before: no keepalive for the wait
 	c.resumeInput()
+}
+
+// topicWaiting: a packet of c waits for a topic decision; its bytes stay
+// unread until topicAnswered. Owner only.
+func (c *client) topicWaiting() bool {
+	return c.x != nil && c.x.acl != nil && c.x.acl.wait
+}
+
+// topicStats count the topic decisions sent to the auth workers.
+type topicStats struct {
+	checks, busy atomic.Uint64
+	pending      atomic.Int64
 }

@@ -37,7 +37,7 @@ func (l *loop) publishWill(w *will) {
 		l.retain(m)
 	}
 	l.route(m)
-	l.srv.stats.willsSent.Add(1)
+	l.event(evWillSent)
 }
 
 // onConnectionLost runs the will of a connection that ended without a normal
@@ -93,7 +93,7 @@ func (l *loop) willUndecided(c *client) {
 
 // dropWill forgets the will of a client that may not publish to its topic.
 func (l *loop) dropWill(c *client) {
-	l.srv.stats.deniedPublish.Add(1)
+	l.event(evDeniedPublish)
 	if l.srv.logInfo {
 		l.srv.log.Info("will dropped: the client may not publish to its topic", "client_id", c.clientID(), "topic", string(c.x.will.m.Topic))
 	}
