@@ -77,8 +77,24 @@ func (m *Metrics) MessagesSent() uint64 {
 // Version is reported in $SYS/broker/version and the stats API.
 var Version = "cp7 dev"
 
-// Metrics sums the loops' counters into a snapshot.
+// Metrics sums the loops' counters into a snapshot, with the figures of
+// every collector added by AddCollector.
 func (srv *Server) Metrics() Metrics {
+	m := srv.coreMetrics()
+	srv.collectMu.Lock()
+	fns := append([]func() []Family(nil), srv.collectors...)
+	srv.collectMu.Unlock()
+	// Collectors run without the lock: one may read the broker's own
+	// figures (Stats) while it answers.
+	m.extra = make([]Family, 0, len(fns))
+	for _, fn := range fns {
+		m.extra = append(m.extra, fn()...)
+	}
+	return m
+}
+
+// coreMetrics is Metrics without the collectors' figures.
+func (srv *Server) coreMetrics() Metrics {
 	now := time.Now()
 	m := Metrics{Time: now, Uptime: now.Sub(srv.started), Version: Version,
 		Disconnects: make(map[string]uint64, numCloseReasons),
@@ -157,12 +173,6 @@ func (srv *Server) Metrics() Metrics {
 	}
 	srv.loopsMu.Unlock()
 	sort.Slice(m.Loops, func(i, j int) bool { return loopLess(m.Loops[i].Loop, m.Loops[j].Loop) })
-	srv.collectMu.Lock()
-	m.extra = make([]Family, 0, len(srv.collectors))
-	for _, fn := range srv.collectors {
-		m.extra = append(m.extra, fn()...)
-	}
-	srv.collectMu.Unlock()
 	return m
 }
 

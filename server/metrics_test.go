@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cp7/cp7/codec"
 	"github.com/cp7/cp7/server"
@@ -112,5 +113,24 @@ func TestMetricsCountAKnownWorkload(t *testing.T) {
 	}
 	if s := srv.Stats(); s.Connections != 2 || s.MessagesReceived != 9 {
 		t.Fatalf("Stats: connections %d received %d, want 2 and 9", s.Connections, s.MessagesReceived)
+	}
+}
+
+// A collector may read the broker's own figures while it answers (the
+// cluster's does: its member list carries this node's connection count).
+// That once deadlocked on the collectors' lock and hung every scrape.
+func TestCollectorMayReadStats(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	srv.AddCollector(func() []server.Family {
+		n := srv.Stats().Connections
+		return []server.Family{{Name: "cp7_test_connections", Help: "test", Type: "gauge", Samples: []server.Sample{{Value: float64(n)}}}}
+	})
+	done := make(chan server.Metrics, 1)
+	go func() { done <- srv.Metrics() }()
+	select {
+	case m := <-done:
+		_ = m
+	case <-time.After(10 * time.Second):
+		t.Fatal("Metrics() did not return within 10s: a collector reading Stats deadlocks")
 	}
 }

@@ -58,7 +58,7 @@ type Stats struct {
 
 // Stats returns the current counters (summed over the loops, like Metrics).
 func (srv *Server) Stats() Stats {
-	m := srv.Metrics()
+	m := srv.coreMetrics()
 	var disc uint64
 	for _, n := range m.Disconnects {
 		disc += n
