@@ -47,4 +47,5 @@ func BenchmarkPublishACL(b *testing.B) {
 		server.BenchPublishQoS0With(b, acl.New(r, true))
 	})
 	b.Run("rules-10000", func(b *testing.B) { server.BenchPublishQoS0With(b, acl.New(aclBenchRules(b, 10000), false)) })
+	b.Run("http-hook-cached", func(b *testing.B) { server.BenchPublishQoS0With(b, warmHook(b)) })
 }

@@ -38,6 +38,14 @@ type authJob struct {
 	info ConnInfo
 	rc   codec.ReasonCode
 	buf  []byte // backing array of info.Username and info.Password
+
+	// A topic decision (server/topiccheck.go) instead of a CONNECT: slow
+	// is asked about each of topics, answers go to allows.
+	slow   SlowTopicAuthorizer
+	action string
+	topics []string
+	allows []bool
+	will   bool // the question is the will's topic (askWill)
 }
 
 // authPool is the bounded queue and its workers. Safe from any goroutine.
@@ -80,6 +88,10 @@ func (p *authPool) work() {
 		case <-p.stop:
 			return
 		case j := <-p.jobs:
+			if j.slow != nil {
+				j.fetchTopics()
+				continue
+			}
 			j.rc = p.auth.Authenticate(&j.info)
 			clear(j.buf) // the password copy is not needed any more
 			j.info.Password = nil

@@ -42,6 +42,28 @@ type TopicAuthorizer interface {
 	CanReceive(topic []byte) bool
 }
 
+// SlowTopicAuthorizer is a TopicAuthorizer whose answers may need a slow
+// call (an HTTP hook's). For PUBLISH and SUBSCRIBE the broker asks Lookup
+// on the client's loop; when the answer is not known it parks the
+// connection at that packet (its bytes stay unread), runs Fetch on the auth
+// worker pool, and handles the packet again with Fetch's answer. Its
+// CanPublish and CanSubscribe (asked where the broker cannot wait: a will)
+// and CanReceive must still not block.
+type SlowTopicAuthorizer interface {
+	TopicAuthorizer
+	// Lookup answers from what is known without blocking (a decision
+	// cache); known is false when only Fetch can tell. action is
+	// ActionPublish or ActionSubscribe. Client's loop only; topic borrowed.
+	Lookup(action string, topic []byte) (allow, known bool)
+	// Fetch decides, blocking as long as it must (up to the hook's
+	// timeout), and remembers the answer for Lookup where it can. It runs
+	// on an auth worker: it must be safe for concurrent use.
+	Fetch(action, topic string) bool
+	// Overloaded is the answer when Fetch cannot run because the auth
+	// queue is full (the hook's fail policy). Any goroutine.
+	Overloaded(action string) bool
+}
+
 // AllOf combines authorizers: a client may do what every one of them
 // allows. Nil entries are skipped. This is where an HTTP hook's authorizer
 // joins the ACL file.
@@ -166,6 +188,13 @@ type clientACL struct {
 	gen   uint64
 	built bool
 	view  TopicAuthorizer // nil: everything allowed
+	// slow is view when part of it may need an off-loop call (an HTTP
+	// hook); answers holds what the auth workers answered for the packet
+	// being handled again (server/topiccheck.go).
+	slow      SlowTopicAuthorizer
+	answers   []topicAnswer
+	willAsked bool // the will's topic is with an auth worker (askWill)
+	wait      bool // a packet waits for a worker's answer (topiccheck.go)
 }
 
 // setRules keeps the topic rules an authentication method attached to c
@@ -222,21 +251,89 @@ func (l *loop) bindTopicRules(c *client, a Authorizer, gen uint64) TopicAuthoriz
 		views = append(views, newRulesView(ca.rules, &id))
 	}
 	ca.gen, ca.built, ca.view = gen, true, views.single()
+	ca.slow = slowOf(ca.view)
 	return ca.view
 }
 
-// mayPublish, maySubscribe and mayReceive ask c's rules. Owner only.
+// mayPublish (wills) and mayReceive ask c's rules without waiting; PUBLISH
+// and SUBSCRIBE use decideTopic (server/topiccheck.go). Owner only.
 func (l *loop) mayPublish(c *client, topic []byte) bool {
 	v := l.topicRules(c)
 	return v == nil || v.CanPublish(topic)
 }
 
-func (l *loop) maySubscribe(c *client, filter []byte) bool {
-	v := l.topicRules(c)
-	return v == nil || v.CanSubscribe(filter)
-}
-
 func (l *loop) mayReceive(c *client, topic []byte) bool {
 	v := l.topicRules(c)
 	return v == nil || v.CanReceive(topic)
+}
+
+// slowOf returns v as a SlowTopicAuthorizer when any part of it may need a
+// slow call, else nil. Called when a client's view is built, so the publish
+// path tests one pointer instead of asserting a type.
+func slowOf(v TopicAuthorizer) SlowTopicAuthorizer {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case allViews:
+		for _, x := range v {
+			if _, ok := x.(SlowTopicAuthorizer); ok {
+				return v
+			}
+		}
+		return nil
+	case SlowTopicAuthorizer:
+		return v
+	}
+	return nil
+}
+
+// Lookup asks the quick views first (an ACL file that denies saves the
+// HTTP call), then the slow views' caches.
+func (vs allViews) Lookup(action string, t []byte) (allow, known bool) {
+	for _, v := range vs {
+		if _, slow := v.(SlowTopicAuthorizer); slow {
+			continue
+		}
+		if !quickAsk(v, action, t) {
+			return false, true
+		}
+	}
+	known = true
+	for _, v := range vs {
+		if s, ok := v.(SlowTopicAuthorizer); ok {
+			a, k := s.Lookup(action, t)
+			if k && !a {
+				return false, true
+			}
+			known = known && k
+		}
+	}
+	return known, known
+}
+
+// Fetch asks only the slow views (the quick ones are loop-only and were
+// asked by Lookup, which allowed or there would be no Fetch).
+func (vs allViews) Fetch(action, t string) bool {
+	for _, v := range vs {
+		if s, ok := v.(SlowTopicAuthorizer); ok && !s.Fetch(action, t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (vs allViews) Overloaded(action string) bool {
+	for _, v := range vs {
+		if s, ok := v.(SlowTopicAuthorizer); ok && !s.Overloaded(action) {
+			return false
+		}
+	}
+	return true
+}
+
+func quickAsk(v TopicAuthorizer, action string, t []byte) bool {
+	if action == ActionSubscribe {
+		return v.CanSubscribe(t)
+	}
+	return v.CanPublish(t)
 }

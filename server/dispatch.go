@@ -40,7 +40,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 	l.processing = c
 	defer func() { l.processing = nil }()
 	for consumed < len(b) {
-		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing || c.inputPaused() {
+		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing || c.inputPaused() || c.topicWaiting() {
 			break
 		}
 		if c.x != nil && c.x.proxyPending {
@@ -80,6 +80,16 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 		body := b[consumed+h.HeaderLen : consumed+total : consumed+total]
 		consumed += total
 		if err := l.handle(c, h, body); err != nil {
+			if err == errTopicWait || err == errTopicRetry {
+				// Not handled: give the packet back, to handle again once
+				// its topic decision is known (server/topiccheck.go).
+				consumed -= total
+				l.count.packetsIn--
+				if err == errTopicWait {
+					break
+				}
+				continue
+			}
 			l.fail(c, err)
 			return consumed, true
 		}

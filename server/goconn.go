@@ -87,8 +87,8 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
-		n                      int
-		closeNow, wait, paused bool
+		n                             int
+		closeNow, wait, paused, topic bool
 	}
 	results := make(chan result, 1)
 	buf := make([]byte, 0, 512) // grows with the packets; most devices send small ones
@@ -145,7 +145,8 @@ func (srv *Server) ServeConn(nc net.Conn) {
 					c.end()
 				}
 				paused := c.inputPaused() && c.state != stateClosed && !c.closing
-				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || paused, paused}
+				topic := c.topicWaiting() && c.state != stateClosed && !c.closing
+				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking || paused || topic, paused, topic}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break
@@ -172,10 +173,23 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				}
 				continue
 			}
-			select { // wait until the session is attached, then parse the rest
-			case <-t.resumed:
-			case <-time.After(srv.cfg.ConnectTimeout):
-				readErr = errors.New("server: session attach timed out")
+			if r.topic {
+				// A topic decision: the hook's timeout bounds it, and a
+				// queued question may wait longer than ConnectTimeout.
+				// Ask again each second whether it still waits (a close
+				// meanwhile ends the wait).
+				select {
+				case <-t.resumed:
+				case <-time.After(time.Second):
+				case <-srv.stop:
+					readErr = errors.New("server: shutting down")
+				}
+			} else {
+				select { // wait until the session is attached, then parse the rest
+				case <-t.resumed:
+				case <-time.After(srv.cfg.ConnectTimeout):
+					readErr = errors.New("server: session attach timed out")
+				}
 			}
 			if readErr != nil || len(buf) == 0 {
 				break

@@ -35,6 +35,9 @@ func (c *client) expire(l *loop, now int64) int64 {
 	if c.keepAlive == 0 || c.closing {
 		return 0
 	}
+	if c.topicWaiting() {
+		return now + 1 // its packet waits on an auth worker, not on the client
+	}
 	deadline := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive))
 	if now >= deadline {
 		l.event(evKeepAliveTimeout)

@@ -54,18 +54,15 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-7]
 		}
 	}
-	if l.srv.checkTopics && !l.mayPublish(c, topic) {
-		l.event(evDeniedPublish)
-		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
-		// Mosquitto does, so the client does not resend it forever. v5
-		// says why in the PUBACK or PUBREC: 0x87 Not authorized
-		// [MQTT-3.4.2-1, 3.5.2-1]; a PUBREC of 0x80 or more ends the QoS 2
-		// flow (MQTT 5.0 §4.3.3).
-		if l.srv.logDebug {
-			l.srv.log.Debug("publish denied", "client_id", s.id, "topic", string(topic), "qos", p.QoS)
+	if l.srv.checkTopics {
+		allow, known := l.decideTopic(c, ActionPublish, topic)
+		if !known {
+			return l.waitTopics(c, ActionPublish, []string{string(topic)})
 		}
-		l.ackPublish(c, p, codec.NotAuthorized)
-		return nil
+		c.doneTopics()
+		if !allow {
+			return l.denyPublish(c, p, topic)
+		}
 	}
 
 	m := &l.inMsg
@@ -211,4 +208,19 @@ func (l *loop) route(m *Message) int {
 		return len(r.Deliveries) + 1 // subscribers elsewhere are not known here
 	}
 	return len(r.Deliveries)
+}
+
+// denyPublish answers a PUBLISH the client may not send.
+func (l *loop) denyPublish(c *client, p *codec.Publish, topic []byte) error {
+	l.event(evDeniedPublish)
+	// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
+	// Mosquitto does, so the client does not resend it forever. v5
+	// says why in the PUBACK or PUBREC: 0x87 Not authorized
+	// [MQTT-3.4.2-1, 3.5.2-1]; a PUBREC of 0x80 or more ends the QoS 2
+	// flow (MQTT 5.0 §4.3.3).
+	if l.srv.logDebug {
+		l.srv.log.Debug("publish denied", "client_id", c.clientID(), "topic", string(topic), "qos", p.QoS)
+	}
+	l.ackPublish(c, p, codec.NotAuthorized)
+	return nil
 }

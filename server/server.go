@@ -89,6 +89,7 @@ type Server struct {
 	// an Authenticator that may attach ClientRules): without, the publish
 	// and delivery paths skip authorization on this one test.
 	checkTopics bool
+	topicStats  topicStats // decisions of slow authorizers (topiccheck.go)
 }
 
 // New makes a server from cfg; Start runs it.
@@ -114,7 +115,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	srv.addCounters(srv.goCtr)
 	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
-	if cfg.Auth != nil {
+	if cfg.Auth != nil || cfg.ACL != nil { // the ACL's hook asks on the pool too
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
 	return srv, nil

@@ -13,6 +13,9 @@ type Stats struct {
 	AuthFailed        uint64
 	AuthBusy          uint64 // CONNECTs refused because the auth queue was full
 	AuthPending       int64  // CONNECTs waiting for an auth worker's answer now
+	TopicChecks       uint64 // publish/subscribe/will decisions sent to the auth workers (cache misses of a hook)
+	TopicBusy         uint64 // decisions the fail policy gave because the auth queue was full
+	TopicPending      int64  // packets waiting for a topic decision now
 	ConnectTimeouts   uint64
 	KeepAliveTimeouts uint64
 	ProtocolErrors    uint64
@@ -73,6 +76,9 @@ func (srv *Server) Stats() Stats {
 		AuthFailed:        ev(evAuthFailed),
 		AuthBusy:          ev(evAuthBusy),
 		AuthPending:       m.AuthPending,
+		TopicChecks:       srv.topicStats.checks.Load(),
+		TopicBusy:         srv.topicStats.busy.Load(),
+		TopicPending:      srv.topicStats.pending.Load(),
 		ConnectTimeouts:   ev(evConnectTimeout),
 		KeepAliveTimeouts: ev(evKeepAliveTimeout),
 		ProtocolErrors:    ev(evProtocolError),

@@ -11,6 +11,12 @@ import (
 // retained messages.
 func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 	s := c.sess
+	if l.srv.checkTopics {
+		if err := l.askSubscribe(c, p); err != nil {
+			return err
+		}
+		defer c.doneTopics()
+	}
 	var subID uint32
 	if c.v5 != nil && len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
@@ -45,7 +51,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 				l.clientLimit(limSubscriptions, c, "subscriptions above the maximum per client")
 			}
 		}
-		if rc == 0 && l.srv.checkTopics && !l.maySubscribe(c, sub.Filter) {
+		if rc == 0 && l.srv.checkTopics && !l.subscribeAllowed(c, sub.Filter) {
 			rc = codec.NotAuthorized // 0x87, a SUBACK reason code for this filter [MQTT-3.9.3-1, 3.9.3-2]
 			l.event(evDeniedSubscribe)
 		}
@@ -81,6 +87,35 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		l.sendRetained(s, &p.Subs[a.i], a.granted, a.existed, subID, a.shared)
 	}
 	return nil
+}
+
+// askSubscribe makes sure every filter's decision is known before any is
+// applied: the filters a hook has no cached decision for go to the auth
+// workers together, and the SUBSCRIBE waits (errTopicWait) for all of them.
+func (l *loop) askSubscribe(c *client, p *codec.Subscribe) error {
+	if l.topicRules(c) == nil || c.x.acl.slow == nil {
+		return nil
+	}
+	var ask []string
+	for i := range p.Subs {
+		f := p.Subs[i].Filter
+		if !router.ValidFilter(f) {
+			continue
+		}
+		if _, known := l.decideTopic(c, ActionSubscribe, f); !known {
+			ask = append(ask, string(f))
+		}
+	}
+	if len(ask) == 0 {
+		return nil
+	}
+	return l.waitTopics(c, ActionSubscribe, ask)
+}
+
+// subscribeAllowed: known for every filter once askSubscribe passed.
+func (l *loop) subscribeAllowed(c *client, filter []byte) bool {
+	allow, known := l.decideTopic(c, ActionSubscribe, filter)
+	return allow && known
 }
 
 // onUnsubscribe handles UNSUBSCRIBE [MQTT-3.10]: the acknowledgement is sent

@@ -44,6 +44,7 @@ func (l *loop) publishWill(w *will) {
 // DISCONNECT [MQTT-3.1.2-8, 3.1.2-10]: at once, or (v5) after the will delay
 // unless the session resumes first [MQTT-3.1.3-9].
 func (l *loop) onConnectionLost(c *client, s *session) {
+	l.willUndecided(c)
 	w := c.takeWill()
 	if w == nil {
 		return
@@ -60,10 +61,38 @@ func (l *loop) onConnectionLost(c *client, s *session) {
 // checkWill drops a will the client may not publish, once its identity is
 // complete (the session is attached): Mosquitto checks the same write
 // permission before it sends a will. Owner only.
+//
+// A hook with no cached decision (decideTopic unknown) is asked on the auth
+// workers like a PUBLISH: the connection's input waits for the answer
+// (askWill); a connection lost meanwhile decides from the cache or the fail
+// policy (willUndecided), so no will is sent unchecked.
 func (l *loop) checkWill(c *client) {
-	if c.x == nil || c.x.will == nil || l.mayPublish(c, c.x.will.m.Topic) {
+	if c.x == nil || c.x.will == nil {
 		return
 	}
+	allow, known := l.decideTopic(c, ActionPublish, c.x.will.m.Topic)
+	if !known {
+		l.askWill(c)
+		return
+	}
+	if !allow {
+		l.dropWill(c)
+	}
+}
+
+// willUndecided: the will's question is still with a worker as the
+// connection ends; decide without waiting (cache, else fail policy).
+func (l *loop) willUndecided(c *client) {
+	if c.x != nil && c.x.acl != nil && c.x.acl.willAsked {
+		c.x.acl.willAsked = false
+		if c.x.will != nil && !l.mayPublish(c, c.x.will.m.Topic) {
+			l.dropWill(c)
+		}
+	}
+}
+
+// dropWill forgets the will of a client that may not publish to its topic.
+func (l *loop) dropWill(c *client) {
 	l.event(evDeniedPublish)
 	if l.srv.logInfo {
 		l.srv.log.Info("will dropped: the client may not publish to its topic", "client_id", c.clientID(), "topic", string(c.x.will.m.Topic))

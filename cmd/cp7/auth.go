@@ -31,6 +31,7 @@ type authFlags struct {
 	httpTimeout  time.Duration
 	httpCacheTTL time.Duration
 	httpFail     string
+	httpACL      bool
 	workers      int
 	queue        int
 	cacheTTL     time.Duration
@@ -54,6 +55,7 @@ func (f *authFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.httpTimeout, "auth-http-timeout", 2*time.Second, "`DURATION` an -auth-http-url request may take before it counts as a failure")
 	fs.DurationVar(&f.httpCacheTTL, "auth-http-cache-ttl", 30*time.Second, "`DURATION` an -auth-http-url decision is cached; 0 = no cache")
 	fs.StringVar(&f.httpFail, "auth-http-fail", "closed", "what an -auth-http-url failure (timeout, error, bad answer) decides: closed (refuse) or open (allow)")
+	fs.BoolVar(&f.httpACL, "auth-http-acl", true, "with -auth-http-url, also ask it (`BOOL`) whether a client may publish to a topic or subscribe to a filter, besides -acl-file (both must allow); deliveries are never asked (the subscribe decision covers them). false = the hook decides CONNECT only")
 	fs.IntVar(&f.workers, "auth-workers", 0, "goroutines that run slow authentication checks (hashes, JWT signatures, HTTP) off the event loops (`N`); 0 = max(8, 4 x CPUs)")
 	fs.IntVar(&f.queue, "auth-queue", 0, "CONNECTs that may wait for an auth worker (`N`); more are refused with Server busy (v5 0x89, 3.1.1 0x03); 0 = 64 per worker")
 	fs.DurationVar(&f.cacheTTL, "auth-cache-ttl", 10*time.Minute, "`DURATION` a verified user name and password is remembered (as an HMAC, never the password), so reconnects skip the slow hash; 0 = no cache; SIGHUP clears it")
@@ -107,6 +109,11 @@ func (f *authFlags) apply(o *options) error {
 		}
 		f.hook = h
 		ch.Methods = append(ch.Methods, h)
+		if f.httpACL {
+			// Publish and subscribe decisions, cached; a miss is asked on
+			// the auth workers while that client's packets wait.
+			c.ACL = server.AllOf(c.ACL, h.Authorizer())
+		}
 	}
 	switch {
 	case f.anon.set:

@@ -449,3 +449,46 @@ func TestAuthChainWiring(t *testing.T) {
 	_, err = parseFlagsEnv([]string{"-allow-anonymous=perhaps"}, func(string) string { return "" })
 	require.Error(t, err)
 }
+
+// TestAuthHTTPACLWiring: -auth-http-url also decides publish and subscribe
+// (-auth-http-acl, default true) beside -acl-file: the file is asked first
+// (a topic it refuses costs no HTTP call), then the hook, whose miss is
+// only known after a Fetch (the broker runs it on the auth workers).
+// -auth-http-acl=false leaves the ACL to the file.
+func TestAuthHTTPACLWiring(t *testing.T) {
+	hs := newHookServer(t)
+	file := filepath.Join(t.TempDir(), "acl")
+	require.NoError(t, os.WriteFile(file, []byte("allow pub a/#\n"), 0o600))
+	env := func(string) string { return "" }
+	o, err := parseFlagsEnv([]string{"-auth-http-url", hs.URL, "-acl-file", file}, env)
+	require.NoError(t, err)
+	v, ok := o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c", Username: "empty"}).(server.SlowTopicAuthorizer)
+	require.True(t, ok, "the hook joins the ACL")
+	allow, known := v.Lookup(server.ActionPublish, []byte("b"))
+	require.True(t, known && !allow, "the file refuses b")
+	require.Equal(t, int64(0), hs.calls.Load(), "without asking the hook")
+	_, known = v.Lookup(server.ActionPublish, []byte("a/1"))
+	require.False(t, known, "the file allows a/1: the hook must be asked")
+	require.True(t, v.Fetch(server.ActionPublish, "a/1"), "204 allows")
+	allow, known = v.Lookup(server.ActionPublish, []byte("a/1"))
+	require.True(t, allow && known, "now cached")
+	vs := o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c2", Username: "stranger"}).(server.SlowTopicAuthorizer)
+	require.True(t, vs.Fetch(server.ActionPublish, "a/2"), "ignore abstains: the file allows a/2")
+	vg := o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c3", Username: "good"}).(server.SlowTopicAuthorizer)
+	require.False(t, vg.Fetch(server.ActionPublish, "a/2"), "a JSON deny refuses")
+
+	o, err = parseFlagsEnv([]string{"-auth-http-url", hs.URL}, env)
+	require.NoError(t, err)
+	v, ok = o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c"}).(server.SlowTopicAuthorizer)
+	require.True(t, ok, "the hook alone")
+	calls := hs.calls.Load()
+	require.True(t, v.CanReceive([]byte("any/topic")), "deliveries are not asked")
+	require.Equal(t, calls, hs.calls.Load())
+	o, err = parseFlagsEnv([]string{"-auth-http-url", hs.URL, "-auth-http-acl=false", "-acl-file", file}, env)
+	require.NoError(t, err)
+	_, ok = o.cfg.ACL.ForClient(&server.ClientIdentity{ClientID: "c"}).(server.SlowTopicAuthorizer)
+	require.False(t, ok, "-auth-http-acl=false: the file only")
+	o, err = parseFlagsEnv([]string{"-auth-http-url", hs.URL, "-auth-http-acl=false"}, env)
+	require.NoError(t, err)
+	require.Nil(t, o.cfg.ACL)
+}

@@ -12,13 +12,19 @@
 //	                           server.ClientRules)
 //	200 {"result":"deny"}      refused
 //	200 {"result":"ignore"}    not this service's user: the next method decides
+//	                           (publish/subscribe: the hook abstains, so the
+//	                           ACL file, if any, decides alone)
 //	204, or 200 with no body   allowed
 //	401, 403                   refused
 //	anything else, or no answer within the timeout: a failure, decided by
 //	the fail policy (FailClosed refuses, FailOpen allows).
 //
-// Decisions (not failures) are cached for a TTL, keyed by an HMAC of the
-// request (so the cache holds no password); connections are kept alive.
+// Decisions (not failures) are cached for a TTL, CONNECT's keyed by an HMAC
+// of the request (so the cache holds no password), publish/subscribe ones by
+// a seeded hash (topics.go: a cached lookup allocates nothing); connections
+// are kept alive. Authorizer puts the publish/subscribe decisions in the
+// broker's ACL; deliveries are never asked (the subscribe decision covers
+// them).
 // Hook is safe for concurrent use. Its calls block up to the timeout: the
 // broker calls Check on its auth workers; Allow is for callers that may
 // block, Cached for event loops (see Allow).
@@ -33,6 +39,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -76,6 +83,8 @@ type Hook struct {
 	mu    sync.RWMutex
 	cache map[[32]byte]entry
 
+	topics topicCache // publish/subscribe decisions (topics.go)
+
 	calls, failures atomic.Uint64
 }
 
@@ -105,6 +114,8 @@ func New(o Options) (*Hook, error) {
 		o.CacheMax = 100_000
 	}
 	h := &Hook{opt: o, cache: make(map[[32]byte]entry), secret: make([]byte, 32)}
+	h.topics.seed = maphash.MakeSeed()
+	h.topics.reset()
 	_, _ = rand.Read(h.secret)
 	h.client = o.Client
 	if h.client == nil {
@@ -166,22 +177,13 @@ func (h *Hook) Check(info *server.ConnInfo) auth.Result {
 // cache miss: call it where blocking is allowed (an auth worker), and on an
 // event loop use Cached first.
 func (h *Hook) Allow(a Action, clientID, username, topic string) bool {
-	res, err := h.decide(map[string]any{"action": a, "clientid": clientID, "username": username, "topic": topic})
-	if err != nil {
-		return h.opt.FailOpen
-	}
-	return res.Result == "allow"
+	return h.fetchTopic(string(a), clientID, username, topic)
 }
 
 // Cached returns a cached decision without blocking: known is false when
 // there is none (or it expired).
 func (h *Hook) Cached(a Action, clientID, username, topic string) (allow, known bool) {
-	k, _, err := h.key(map[string]any{"action": a, "clientid": clientID, "username": username, "topic": topic})
-	if err != nil {
-		return false, false
-	}
-	res, ok := h.lookup(k)
-	return ok && res.Result == "allow", ok
+	return h.cachedTopic(string(a), clientID, username, unsafeBytes(topic))
 }
 
 // Invalidate forgets every cached decision.
@@ -189,6 +191,7 @@ func (h *Hook) Invalidate() {
 	h.mu.Lock()
 	h.cache = make(map[[32]byte]entry)
 	h.mu.Unlock()
+	h.topics.reset()
 }
 
 func (h *Hook) key(req map[string]any) ([32]byte, []byte, error) {
