@@ -87,6 +87,10 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		}
 	}
 
+	if st := cfg.Store; st != nil && expiry != 0 && !st.Accepting() {
+		l.srv.stats.refusedStore.Add(1)
+		return l.refuse(c, codec.QuotaExceeded, "the store cannot take a persistent session now (disk full or store error)")
+	}
 	if p.WillFlag {
 		c.ext().will = newWill(p, l)
 	}
@@ -212,6 +216,7 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 		s.st.expireAt = 0
 		l.trim(s)
 	}
+	l.saveSession(s)
 	s.connected.Store(true)
 	l.writeConnack(c, r, present)
 	c.state = stateConnected

@@ -13,6 +13,7 @@ type deliverOpts struct {
 	subIDs []uint32
 	group  string // "" unless delivered through $share/{group}/{filter}
 	filter string
+	ref    uint64 // the session's stored reference to the message; 0 if none
 }
 
 // own returns m itself if it may be kept, else one copy shared by every
@@ -32,6 +33,10 @@ func (l *loop) own(m *Message) *Message {
 // the meantime, the delivery follows it.
 func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	if s.removed {
+		if opt.ref != 0 { // written after the session's record was deleted
+			l.sbatch().DeleteRef(s.id, opt.ref)
+			l.unrefMsg(m)
+		}
 		return
 	}
 	if owner := s.owner.Load(); owner != l {
@@ -56,6 +61,11 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	o.m, o.opt, o.qos = l.own(m), opt, qos
 	if len(opt.subIDs) > 0 {
 		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
+	}
+	if opt.ref != 0 && !s.durable.Load() {
+		l.sbatch().DeleteRef(s.id, opt.ref) // the session stopped being persistent meanwhile
+		o.opt.ref = 0
+		l.unrefMsg(o.m)
 	}
 	if c != nil && c.state == stateConnected && !c.closing && s.active() < l.window(c) && (s.st == nil || s.st.unsent == 0) {
 		l.sendOutbound(c, s, o)
@@ -91,10 +101,12 @@ func (l *loop) enqueue(s *session, o *outbound) {
 	max := l.srv.cfg.MaxQueued
 	if max == 0 {
 		l.srv.stats.droppedQueueFull.Add(1)
+		l.dropRef(s, o)
 		return
 	}
 	st := l.stateOf(s)
 	if len(st.queue) >= max {
+		l.dropRef(s, st.queue[0])
 		copy(st.queue, st.queue[1:])
 		st.queue[len(st.queue)-1] = nil
 		st.queue = st.queue[:len(st.queue)-1]
@@ -110,8 +122,12 @@ func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
 	o.state = outWaitAck
 	o.sentAt = l.now.Unix()
 	st.inflight = append(st.inflight, o)
+	if l.sendAfterCommit(c, s, o) {
+		return // its packet id must be stored before the receiver sees it
+	}
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
 		s.removeInflight(o.pid) // too large for this client: dropped and counted
+		l.dropRef(s, o)
 		l.freeOutbound(o)
 	}
 }
@@ -140,6 +156,7 @@ func (l *loop) fillWindow(s *session) {
 		st.queue = st.queue[1:]
 		if o.m.expired(l.now) {
 			l.srv.stats.droppedExpired.Add(1)
+			l.dropRef(s, o)
 			continue
 		}
 		l.sendOutbound(c, s, o)

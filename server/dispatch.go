@@ -287,6 +287,7 @@ func (l *loop) sessionOffline(s *session) {
 	} else if s.st != nil {
 		s.st.expireAt = 0
 	}
+	l.saveSession(s) // the expiry is wall-clock and survives a restart
 	if p := l.srv.parking; p != nil && l.ephemeral {
 		// This loop ends with its connection: park the session on the
 		// server's long-lived loop.

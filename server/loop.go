@@ -7,6 +7,7 @@ import (
 
 	"github.com/cp7/cp7/codec"
 	"github.com/cp7/cp7/router"
+	"github.com/cp7/cp7/server/store"
 )
 
 // loop is a unit of ownership: a gnet event loop, or the goroutine that owns
@@ -52,6 +53,15 @@ type loop struct {
 	*scratch
 	ownSrc *Message // own(): the borrowed message last copied...
 	ownDst *Message // ...and its copy, shared by this turn's deliveries
+
+	// durable store (durable.go): this turn's writes, the loop's batches
+	// submitted and committed, and the publishes waiting for a commit
+	sb      *store.Batch
+	sbSeq   uint64
+	sbDone  uint64
+	waiting []pendingPub
+	refs    []uint64 // stored reference per match delivery (storeMatched)
+	sbuf    []byte   // encoded properties scratch
 }
 
 // scratch is what a loop decodes into and encodes from; nothing in it
@@ -79,7 +89,7 @@ type packets struct {
 }
 
 // xfer is one delivery handed to another loop.
-type xfer struct {
+type xfer struct { // also a delivery waiting for a commit (pendingPub)
 	s   *session
 	m   *Message
 	opt deliverOpts
@@ -157,6 +167,9 @@ func (l *loop) endTurn() {
 		l.spare = batch[:0]
 	}
 	l.inTurn = false
+	if l.sb != nil {
+		l.submitStore() // before the hand-overs: their receivers' writes come after
+	}
 	for target, b := range l.outbox {
 		delete(l.outbox, target) // ended TLS/WebSocket loops must not pile up as keys
 		n := int64(len(b.xs))

@@ -29,6 +29,11 @@ type Message struct {
 	From *session
 
 	owned bool
+	// sid is the message's id in the store (0: not stored); srefs counts
+	// the sessions' stored references to it (atomic: loops share the
+	// message), and the last one to go deletes it.
+	sid   uint64
+	srefs int32
 }
 
 // own returns a copy that may be kept beyond the current callback. It copies

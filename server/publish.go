@@ -36,8 +36,10 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 	if p.QoS == 2 {
 		if s.hasQoS2(p.PacketID) {
 			// A re-sent QoS 2 publish already routed: acknowledge again only
-			// [MQTT-4.3.3-9 (3.1.1: 4.3.3-2)].
-			l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
+			// [MQTT-4.3.3-9 (3.1.1: 4.3.3-2)], after what it waits for.
+			if !l.ackAfterCommit(c, p, codec.Success) {
+				l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
+			}
 			return nil
 		}
 		if c.v5 != nil && s.st != nil && len(s.st.qos2in) >= int(l.srv.cfg.ReceiveMaximum) {
@@ -48,7 +50,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		l.srv.stats.deniedPublish.Add(1)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].
-		l.ackPublish(c, p, codec.NotAuthorized)
+		if !l.ackAfterCommit(c, p, codec.NotAuthorized) {
+			l.ackPublish(c, p, codec.NotAuthorized)
+		}
 		return nil
 	}
 
@@ -62,6 +66,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 	}
 	l.ownSrc, l.ownDst = nil, nil
 	l.count.received++
+	if p.QoS > 0 && l.srv.cfg.Store != nil {
+		return l.publishDurable(c, p, m)
+	}
 	if p.Retain {
 		l.retain(m)
 	}
@@ -111,6 +118,9 @@ func (l *loop) onPubrel(c *client, a *codec.Ack) {
 				st.qos2in[i] = st.qos2in[len(st.qos2in)-1]
 				st.qos2in = st.qos2in[:len(st.qos2in)-1]
 				rc = codec.Success
+				if s.durable.Load() {
+					l.sbatch().DeleteQoS2(s.id, a.PacketID)
+				}
 				break
 			}
 		}
@@ -149,7 +159,9 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 		if a.ReasonCode < 0x80 {
 			o.state = outWaitComp
-			l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
+			if !l.pubrelAfterCommit(c, s, o) {
+				l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
+			}
 			return
 		}
 		// The receiver refused: the flow ends [MQTT-4.3.3].
@@ -159,7 +171,9 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 	}
 	// The flow is complete: the window and queue held the only reference.
-	l.freeOutbound(s.removeInflight(a.PacketID))
+	o = s.removeInflight(a.PacketID)
+	l.dropRef(s, o)
+	l.freeOutbound(o)
 	l.count.acked++
 	l.fillWindow(s)
 	l.trim(s)
@@ -175,6 +189,22 @@ func (l *loop) route(m *Message) int {
 		from = m.From
 	}
 	l.srv.router.Match(m.Topic, from, r)
+	refs := false
+	if m.QoS > 0 && l.srv.cfg.Store != nil {
+		// A will or a broker message: stored for persistent receivers
+		// while the store takes work, not waited for.
+		if l.markDurable(m) > 0 && l.srv.cfg.Store.Accepting() {
+			m = l.storeMatched(m)
+			refs = true
+		}
+	}
+	return l.deliverMatched(m, refs)
+}
+
+// deliverMatched delivers m to the router's matches in l.match; refs says
+// l.refs holds their stored references.
+func (l *loop) deliverMatched(m *Message, refs bool) int {
+	r := &l.match
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		s, ok := d.Client.(*session)
@@ -183,6 +213,9 @@ func (l *loop) route(m *Message) int {
 		}
 		opt := deliverOpts{qos: d.QoS, subIDs: d.SubIDs, group: d.Group, filter: d.Filter}
 		opt.retain = d.RetainAsPublished && m.Retain // [MQTT-3.3.1-12, 3.3.1-13]
+		if refs {
+			opt.ref = l.refs[i]
+		}
 		if owner := s.owner.Load(); owner != l {
 			l.handOver(owner, s, l.own(m), opt)
 			continue

@@ -9,12 +9,14 @@ import (
 func (l *loop) retain(m *Message) {
 	if len(m.Payload) == 0 {
 		l.srv.retained.Delete(string(m.Topic)) // [MQTT-3.3.1-6, 3.3.1-7]
+		l.storeRetained(m, true)
 		return
 	}
-	rm := *l.own(m)
-	rm.From = nil // a retained message outlives its publisher's session
-	rm.Retain = true
-	l.srv.retained.Set(string(rm.Topic), &rm)
+	om := l.own(m)
+	rm := &Message{Topic: om.Topic, Payload: om.Payload, QoS: om.QoS, Retain: true, Props: om.Props,
+		Expiry: om.Expiry, owned: true} // From: nil, a retained message outlives its publisher's session
+	l.srv.retained.Set(string(rm.Topic), rm)
+	l.storeRetained(rm, false)
 }
 
 // sendRetained delivers the retained messages matching a new subscription,

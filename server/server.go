@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -46,6 +47,7 @@ type Server struct {
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
+	ready             atomic.Bool // Start finished (and recovered the store)
 }
 
 // New makes a server from cfg; Start runs it.
@@ -75,6 +77,14 @@ func (srv *Server) Start() error {
 	g := newGoLoop()
 	srv.parking = newLoop(srv, g.post)
 	srv.addLoop(srv.parking)
+	if srv.cfg.Store != nil {
+		// Before the parking loop's goroutine and any listener start: the
+		// recovered sessions are its own until then.
+		if err := srv.recoverStore(); err != nil {
+			return err
+		}
+	}
+	defer srv.ready.Store(true)
 	srv.wg.Add(2)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()

@@ -19,6 +19,9 @@ type session struct {
 	id        string
 	owner     atomic.Pointer[loop]
 	connected atomic.Bool
+	// durable is set while the store holds the session's record: messages
+	// routed to it (from any loop) are then stored with a reference.
+	durable atomic.Bool
 
 	// owner only
 	removed bool   // dropped from the registry; late tasks ignore it
@@ -273,6 +276,8 @@ func (l *loop) clearSession(s *session) {
 		s.subs = nil
 	}
 	l.redistributeShared(s)
+	l.unrefAll(s)
+	l.forgetSession(s)
 	s.st = nil
 }
 
@@ -291,6 +296,9 @@ func (s *session) expire(l *loop, now int64) int64 {
 		w := st.pendingWill
 		st.pendingWill = nil
 		l.publishWill(w)
+		if st.expireAt == 0 || now < st.expireAt {
+			l.saveSession(s) // the will is gone from the record too
+		}
 	}
 	if st.expireAt != 0 && now >= st.expireAt {
 		if st.pendingWill != nil { // [MQTT-3.1.3-9] the will goes out when the session ends

@@ -26,6 +26,7 @@ type stats struct {
 	droppedSlow       atomic.Uint64
 	droppedQueueFull  atomic.Uint64
 	droppedExpired    atomic.Uint64
+	refusedStore      atomic.Uint64
 	droppedTooLarge   atomic.Uint64
 	droppedBacklog    atomic.Uint64
 }
@@ -55,6 +56,7 @@ type Stats struct {
 	DroppedSlow       uint64 // QoS 0 to connections over the outbound limit
 	DroppedQueueFull  uint64 // oldest queued message dropped for a new one
 	DroppedExpired    uint64 // message expiry passed while queued
+	RefusedStore      uint64 // durable work refused: the store could not take it (disk full, store error)
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
 }
@@ -86,6 +88,7 @@ func (srv *Server) Stats() Stats {
 		DroppedSlow:       s.droppedSlow.Load(),
 		DroppedQueueFull:  s.droppedQueueFull.Load(),
 		DroppedExpired:    s.droppedExpired.Load(),
+		RefusedStore:      s.refusedStore.Load(),
 		DroppedTooLarge:   s.droppedTooLarge.Load(),
 		DroppedBacklog:    s.droppedBacklog.Load(),
 	}
