@@ -188,7 +188,9 @@ func (s *Store) writer() {
 		}
 		s.mu.Lock()
 		subs := s.queue
-		s.queue = s.spare[:0]
+		if len(subs) > 0 {
+			s.queue, s.spare = s.spare[:0], nil // spare's array comes back after the commit
+		}
 		closed := s.closed
 		s.mu.Unlock()
 		if len(subs) > 0 {
