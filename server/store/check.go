@@ -47,7 +47,7 @@ func walk(db *pebble.DB, del *pebble.Batch) (*CheckReport, error) {
 		k := it.Key()
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return rep, fmt.Errorf("store: reading %q: %w", k, err)
+			return rep, err
 		}
 		if derr := checkRecord(k, v); derr != nil {
 			rep.Bad = append(rep.Bad, fmt.Sprintf("%q: %v", k, derr))
@@ -104,22 +104,30 @@ func checkRecord(k, v []byte) error {
 // inspection) so that the broker starts with an empty store; the message
 // says so.
 func Repair(dir string, out io.Writer) error {
-	db, err := pebble.Open(dir, pebbleOptions(false))
-	if err != nil {
+	moveAside := func(err error) error {
 		aside := fmt.Sprintf("%s.damaged-%s", dir, time.Now().UTC().Format("20060102T150405"))
 		if rerr := os.Rename(dir, aside); rerr != nil {
-			return fmt.Errorf("store: cannot open %s (%v) nor move it aside: %w", dir, err, rerr)
+			return fmt.Errorf("store: cannot read %s (%v) nor move it aside: %w", dir, err, rerr)
 		}
-		fmt.Fprintf(out, "store: %s could not be opened (%v): moved to %s; cp7 will start with an empty store there\n", dir, err, aside)
+		fmt.Fprintf(out, "store: %s cannot be read (%v): moved to %s for inspection; cp7 will start with an empty store in %s\n", dir, err, aside, dir)
 		return nil
 	}
-	defer db.Close()
+	db, err := pebble.Open(dir, pebbleOptions(false))
+	if err != nil {
+		return moveAside(err)
+	}
 	del := db.NewBatch()
-	defer del.Close()
 	rep, err := walk(db, del)
 	if err != nil {
+		_ = del.Close()
+		_ = db.Close()
+		if pebble.IsCorruptionError(err) {
+			return moveAside(err)
+		}
 		return err
 	}
+	defer db.Close()
+	defer del.Close()
 	if err := del.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: dropping bad records in %s: %w", dir, err)
 	}

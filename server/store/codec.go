@@ -120,7 +120,10 @@ type reader struct {
 }
 
 func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) == 0 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
 		r.err = ErrBadRecord
 		return 0
 	}
@@ -158,7 +161,10 @@ func (r *reader) varint() int64 {
 // bytes returns a length-prefixed field; it aliases the input.
 func (r *reader) bytes() []byte {
 	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
 		r.err = ErrBadRecord
 		return nil
 	}

@@ -107,7 +107,14 @@ func Open(opt Options) (*Store, error) {
 }
 
 func pebbleOptions(readOnly bool) *pebble.Options {
-	return &pebble.Options{ReadOnly: readOnly, Logger: quietLogger{}}
+	return &pebble.Options{ReadOnly: readOnly, Logger: quietLogger{}, EventListener: &pebble.EventListener{
+		// A damaged file is reported by the read that met it (an error
+		// naming the file), not by ending the process as pebble's default
+		// does.
+		DataCorruption: func(info pebble.DataCorruptionInfo) {
+			slog.Error("store: on-disk corruption: run `cp7 store check DIR` and `cp7 store repair DIR` with the broker stopped", "file", info.Path)
+		},
+	}}
 }
 
 func openError(dir string, err error) error {
