@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls million decompose clean
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-store million decompose clean
 
 run:
 	$(GO) run ./cmd/cp7
@@ -41,6 +41,11 @@ bench:
 
 bench-tls:
 	./benchmarks/tls.sh
+
+# The durable store: recovery time and memory, QoS 1 into persistent sessions
+# (sizes: RETAINED=, SESSIONS=, QUEUED=, PAIRS=, RATE=, WINDOW=).
+bench-store:
+	./benchmarks/store.sh
 
 million:
 	./benchmarks/million.sh
