@@ -2,6 +2,7 @@ package server
 
 import (
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/cp7/cp7/router"
@@ -18,6 +19,9 @@ func (srv *Server) recoverStore() error {
 	st := srv.cfg.Store
 	p := srv.parking
 	now := time.Now()
+	// Recovery allocates a lot that stays: a low GC target (cp7 runs with
+	// 25%) would collect over and over for nothing.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	sessions := make(map[string]*session)
