@@ -177,6 +177,11 @@ func (l *loop) takeOver(s *session, r attachReq) {
 	s.onWheel = false
 	s.owner.Store(r.target)
 	t := r.target
+	if l.sb != nil {
+		// What this turn wrote about s (a clean start's delete) must reach
+		// the store before anything the new owner writes about it.
+		l.submitStore()
+	}
 	if !t.post(func() { t.finishAttach(r, s, present) }) {
 		// The new connection's loop ended (its TLS/WebSocket connection
 		// closed meanwhile): keep the session here, offline, so it neither

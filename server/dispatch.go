@@ -293,6 +293,9 @@ func (l *loop) sessionOffline(s *session) {
 		// server's long-lived loop.
 		s.onWheel = false
 		s.owner.Store(p)
+		if l.sb != nil {
+			l.submitStore() // before anything the parking loop writes about s
+		}
 		p.post(func() { p.scheduleOffline(s) })
 		return
 	}

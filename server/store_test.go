@@ -207,3 +207,43 @@ func TestStoreDiskFull(t *testing.T) {
 }
 
 var _ net.Addr
+
+// TestStoreCleanStartReplacesRecoveredSession: a v5 client that returns
+// with Clean Start to a recovered session gets a new persistent session;
+// after another restart only the new one's subscription exists (the old
+// session's delete reached the store before the new record).
+func TestStoreCleanStartReplacesRecoveredSession(t *testing.T) {
+	dir := t.TempDir()
+	connect := func(addr net.Addr, clean, present bool) *servertest.Conn {
+		c := servertest.Dial(t, addr)
+		cp := &codec.Connect{ProtocolVersion: codec.Version5, ClientID: []byte("cs-client"), CleanStart: clean}
+		cp.Props.SessionExpiry = 300
+		cp.Props.Set(codec.PropSessionExpiry)
+		ack := c.Connect(cp)
+		require.Equal(t, codec.Success, ack.ReasonCode)
+		require.Equal(t, present, ack.SessionPresent)
+		return c
+	}
+	bye := func(c *servertest.Conn) {
+		c.Write(codec.AppendDisconnect(nil, &codec.Disconnect{}, codec.Version5))
+		c.Close()
+	}
+	b := startDurable(t, dir, 1, nil)
+	c := connect(b.srv.Addr(), true, false)
+	c.MustSubscribe(1, 1, "old/#")
+	bye(c)
+	b.stop()
+
+	b = startDurable(t, dir, 1, nil)
+	c = connect(b.srv.Addr(), true, false)
+	c.MustSubscribe(1, 1, "new/#")
+	bye(c)
+	b.stop()
+
+	b = startDurable(t, dir, 1, nil)
+	c = connect(b.srv.Addr(), false, true)
+	pub := servertest.DialConnect(t, b.srv.Addr(), "cs-pub", true, false)
+	pub.PublishAcked("old/1", "stale", 1, false, 1)
+	pub.PublishAcked("new/1", "fresh", 1, false, 2)
+	c.ExpectMessage("new/1", "fresh", 1, false)
+}
