@@ -349,7 +349,9 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills cp7 processes")
 	}
+	t0 := time.Now()
 	bin := buildCP7(t)
+	t.Logf("cp7 built in %v", time.Since(t0).Round(time.Millisecond))
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	args := []string{"-data-dir", dir, "-sync", "batch", "-max-queued", "1000000", "-max-inflight", "8", "-store-min-free", "1"}
