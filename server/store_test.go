@@ -247,3 +247,29 @@ func TestStoreCleanStartReplacesRecoveredSession(t *testing.T) {
 	pub.PublishAcked("new/1", "fresh", 1, false, 2)
 	c.ExpectMessage("new/1", "fresh", 1, false)
 }
+
+// TestStoreDelayedWillSurvivesRestart: a v5 client's delayed will, pending
+// when the broker stops, is published by the restarted broker when its
+// (wall-clock) delay ends.
+func TestStoreDelayedWillSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := startDurable(t, dir, 1, nil)
+	c := servertest.Dial(t, b.srv.Addr())
+	cp := servertest.WithWill(&codec.Connect{ProtocolVersion: codec.Version5, ClientID: []byte("will-client")}, "will/gone", "bye", 1, false)
+	cp.Props.SessionExpiry = 60
+	cp.Props.Set(codec.PropSessionExpiry)
+	cp.WillProps.WillDelay = 2
+	cp.WillProps.Set(codec.PropWillDelay)
+	require.Equal(t, codec.Success, c.Connect(cp).ReasonCode)
+	c.Close() // no DISCONNECT: the will is due in 2 s
+	deadline := time.Now().Add(servertest.Timeout)
+	for b.srv.Stats().Disconnects == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.stop()
+
+	b = startDurable(t, dir, 1, nil)
+	sub := servertest.DialConnect(t, b.srv.Addr(), "will-watch", true, false)
+	sub.MustSubscribe(1, 1, "will/#")
+	sub.ExpectMessage("will/gone", "bye", 1, false)
+}

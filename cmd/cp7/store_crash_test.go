@@ -354,8 +354,12 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	t.Logf("cp7 built in %v", time.Since(t0).Round(time.Millisecond))
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	args := []string{"-data-dir", dir, "-sync", "batch", "-max-queued", "1000000", "-max-inflight", "8", "-store-min-free", "1"}
-	b := startProc(t, bin, addr, args...)
+	// Restarts alternate -sync batch and -sync none: both promise that an
+	// acknowledged message survives kill -9 (none: in the page cache).
+	args := func(round int) []string {
+		return []string{"-data-dir", dir, "-sync", [2]string{"batch", "none"}[round%2], "-max-queued", "1000000", "-max-inflight", "8", "-store-min-free", "1"}
+	}
+	b := startProc(t, bin, addr, args(0)...)
 	defer func() { b.kill() }()
 
 	off := newRawSub("crash-off", 0)
@@ -401,7 +405,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	sent := 0
 	for round := range kills {
 		if round > 0 {
-			b = startProc(t, bin, addr, args...)
+			b = startProc(t, bin, addr, args(round)...)
 			if present, err := on.connect(addr); err != nil || !present {
 				t.Fatalf("round %d: online subscriber: present=%v err=%v\n%s", round, present, err, b.stderr)
 			}
@@ -415,7 +419,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 		sent += <-done
 		on.close()
 	}
-	b = startProc(t, bin, addr, args...)
+	b = startProc(t, bin, addr, args(kills)...)
 	defer func() {
 		for _, l := range strings.Split(b.stderr.String(), "\n") {
 			if strings.Contains(l, "store:") || t.Failed() && !strings.Contains(l, "level=INFO") {
@@ -499,7 +503,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 		}
 	}
 	gmu.Unlock()
-	t.Logf("%d SIGKILLs; %d messages sent, %d acknowledged; checked %d QoS 1 and %d QoS 2 deliveries (acknowledged × 2 persistent subscribers), %d QoS 1 duplicates, 0 QoS 2 duplicates allowed; %d retained intact; expired session stayed expired",
+	t.Logf("%d SIGKILLs (-sync batch and none in turn); %d messages sent, %d acknowledged; checked %d QoS 1 and %d QoS 2 deliveries (acknowledged × 2 persistent subscribers), %d QoS 1 duplicates, 0 QoS 2 duplicates allowed; %d retained intact; expired session stayed expired",
 		kills, sent, len(a.ids), checked[1], checked[2], dups, retained)
 	if len(a.ids) == 0 {
 		t.Error("no message was acknowledged: the test checked nothing")

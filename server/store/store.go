@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,9 +31,9 @@ const (
 	// acknowledgement of the group is sent: an acknowledged message survives
 	// a power cut.
 	SyncBatch Sync = iota
-	// SyncNone writes the group to the log (the OS page cache) without
-	// fsync: an acknowledged message survives the broker's crash or kill -9,
-	// not the machine's.
+	// SyncNone writes the group to the log (write(2), into the OS page
+	// cache) without fsync before acknowledging: an acknowledged message
+	// survives the broker's crash or kill -9, not the machine's.
 	SyncNone
 )
 
@@ -95,7 +96,11 @@ func Open(opt Options) (*Store, error) {
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: cannot create data directory %s: %w (use -data-dir to pick another, or -store memory)", opt.Dir, err)
 	}
-	db, err := pebble.Open(opt.Dir, pebbleOptions(false))
+	po := pebbleOptions(false)
+	if opt.Sync == SyncNone {
+		po.FS = noSyncWAL{vfs.Default}
+	}
+	db, err := pebble.Open(opt.Dir, po)
 	if err != nil {
 		return nil, openError(opt.Dir, err)
 	}
@@ -174,10 +179,7 @@ func (s *Store) writer() {
 	defer close(s.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	wopt := pebble.Sync
-	if s.opt.Sync == SyncNone {
-		wopt = pebble.NoSync
-	}
+	wopt := pebble.Sync // with SyncNone, the log's fsync is a no-op (noSyncWAL)
 	group := s.db.NewBatch()
 	for {
 		select {
