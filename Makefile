@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-store million decompose clean
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-store bench-auth million decompose clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -47,9 +47,18 @@ bench-tls:
 bench-store:
 	./benchmarks/store.sh
 
+# authentication cost next to Mosquitto: connect rates, publish latency during a credential storm
+bench-auth:
+	./benchmarks/auth.sh
+
 million:
 	./benchmarks/million.sh
 
 # Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
 decompose:
 	./benchmarks/decompose.sh
+
+# deploy/cp7.example.yaml: every config key at its default, with its help
+# text (TestExampleConfigIsCurrent fails when it is out of date).
+config-example:
+	$(GO) run ./cmd/cp7 config example > deploy/cp7.example.yaml

@@ -6,8 +6,12 @@ import (
 	"github.com/cp7/cp7/codec"
 )
 
-// ConnInfo describes a connecting client to an Authenticator. Its byte
-// slices are borrowed: valid only during the call.
+// ConnInfo describes a connecting client to an Authenticator.
+//
+// Lifetime: in Authenticate (run on an auth worker) the slices are the
+// worker's own copies, valid until Authenticate returns; in Quick (run on
+// the event loop) they borrow the loop's read buffer and are valid only
+// during the call. Copy what you keep.
 type ConnInfo struct {
 	ClientID   string
 	Username   []byte
@@ -18,19 +22,34 @@ type ConnInfo struct {
 	// Rules may be set by Authenticate to confine this client's topics
 	// beyond the ACL file (see ClientRules).
 	Rules *ClientRules
+	// User may be set by Authenticate to the user name the credentials
+	// proved (a JWT's username claim); it then replaces Username as the
+	// client's user name (ACL %u, logs). Empty keeps Username.
+	User string
 }
 
-// Authenticator decides whether a CONNECT is accepted. It runs on the event
-// loop that owns the connection, so it must not block; an implementation that
-// needs I/O keeps a cache and refreshes it elsewhere.
+// Authenticator decides whether a CONNECT is accepted. Authenticate may be
+// slow (password hashing, JWT signatures, HTTP calls): the server never
+// calls it on an event loop but on its bounded pool of auth workers
+// (Config.AuthWorkers), from several goroutines at once, while the
+// connection's later packets wait (server/authcheck.go).
 type Authenticator interface {
 	// Authenticate returns codec.Success or the reason to refuse
 	// (BadUserNameOrPassword, NotAuthorized, Banned, ...).
 	Authenticate(info *ConnInfo) codec.ReasonCode
 }
 
-// Authorizer decides per topic. Like Authenticator, it runs on event loops
-// and must not block. A nil Authorizer costs nothing on the publish path.
+// QuickAuthenticator is implemented by an Authenticator that can often
+// decide at once, without blocking (a cached verification, anonymous
+// access): the server asks Quick first, on the event loop, and sends the
+// CONNECT to a worker only when Quick returns ok false. Quick must not block
+// and must not keep info's slices.
+type QuickAuthenticator interface {
+	Quick(info *ConnInfo) (rc codec.ReasonCode, ok bool)
+}
+
+// Authorizer decides per topic. It runs on event loops and must not block.
+// A nil Authorizer costs nothing on the publish path.
 type Authorizer interface {
 	CanPublish(clientID, username string, topic []byte) bool
 	CanSubscribe(clientID, username string, filter []byte) bool

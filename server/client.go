@@ -25,6 +25,7 @@ type clientState uint8
 const (
 	stateNew       clientState = iota // waiting for CONNECT
 	stateAuth                         // v5 enhanced authentication in progress
+	stateChecking                     // CONNECT waits for an auth worker's answer
 	stateAttaching                    // CONNECT accepted, session being attached
 	stateConnected                    // CONNACK sent
 	stateClosed                       // gone; late tasks ignore it
@@ -63,10 +64,11 @@ type clientExtra struct {
 	remote       net.Addr  // when not gc.RemoteAddr(): PROXY header, goroutine transports
 	user         string
 	will         *will
-	cn           string     // verified TLS client certificate CN
-	auth         *authState // enhanced authentication in progress
-	authMethod   string     // v5 method the client authenticated with
-	proxyPending bool       // a PROXY header is expected before MQTT
+	cn           string       // verified TLS client certificate CN
+	auth         *authState   // enhanced authentication in progress
+	authMethod   string       // v5 method the client authenticated with
+	rules        *ClientRules // topic rules the authentication method attached (JWT claims)
+	proxyPending bool         // a PROXY header is expected before MQTT
 }
 
 func (c *client) ext() *clientExtra {

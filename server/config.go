@@ -79,6 +79,13 @@ type Config struct {
 	// publish and subscribe (nil allows everything).
 	Auth Authenticator
 	ACL  Authorizer
+	// AuthWorkers is the number of goroutines that run Auth's slow checks
+	// off the event loops; 0 means max(8, 4 x GOMAXPROCS).
+	AuthWorkers int
+	// AuthQueue bounds the CONNECTs waiting for an auth worker; past it a
+	// CONNECT is refused with Server busy (v5 0x89, 3.1.1 0x03) and
+	// counted. 0 means 64 per worker.
+	AuthQueue int
 	// EnhancedAuth are the MQTT 5 enhanced authentication methods offered
 	// (AUTH packet exchange), e.g. NewSCRAM.
 	EnhancedAuth []EnhancedAuthenticator
@@ -130,6 +137,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server: max QoS %d is not a QoS: use 0, 1 or 2", c.MaxQoS)
 	case c.ReceiveMaximum == 0:
 		return fmt.Errorf("server: receive maximum 0 is not allowed [MQTT-3.2.2.3.3]: use 1 to 65535")
+	case c.AuthWorkers < 0 || c.AuthQueue < 0:
+		return fmt.Errorf("server: auth workers %d and auth queue %d must not be negative: use 0 for the defaults", c.AuthWorkers, c.AuthQueue)
 	case c.MaxClientIDLen < 23:
 		return fmt.Errorf("server: max client id length %d is below the 23 every server must accept [MQTT-3.1.3-5]", c.MaxClientIDLen)
 	}

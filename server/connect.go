@@ -99,13 +99,8 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 	if v5 && p.Props.Has(codec.PropAuthMethod) {
 		return l.beginAuth(c, p, req)
 	}
-	if a := cfg.Auth; a != nil {
-		info := ConnInfo{ClientID: id, Username: p.Username, Password: p.Password,
-			Remote: c.remoteAddr(), Version: c.version, CommonName: c.commonName()}
-		if rc := a.Authenticate(&info); rc != codec.Success {
-			l.srv.stats.authFailed.Add(1)
-			return l.refuse(c, rc, "authentication failed")
-		}
+	if cfg.Auth != nil {
+		return l.authenticate(c, p, req) // may wait for a worker: server/authcheck.go
 	}
 	c.state = stateAttaching
 	l.attach(req)

@@ -40,7 +40,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 	l.processing = c
 	defer func() { l.processing = nil }()
 	for consumed < len(b) {
-		if c.state == stateAttaching || c.state == stateClosed || c.closing {
+		if c.state == stateAttaching || c.state == stateChecking || c.state == stateClosed || c.closing {
 			break
 		}
 		if c.x != nil && c.x.proxyPending {

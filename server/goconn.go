@@ -97,7 +97,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 				if closeNow {
 					c.end()
 				}
-				results <- result{n, closeNow, c.state == stateAttaching}
+				results <- result{n, closeNow, c.state == stateAttaching || c.state == stateChecking}
 			}) {
 				readErr = errors.New("server: connection loop closed")
 				break

@@ -14,11 +14,11 @@ func (c *client) expire(l *loop, now int64) int64 {
 	switch c.state {
 	case stateClosed:
 		return 0
-	case stateNew, stateAuth, stateAttaching:
+	case stateNew, stateAuth, stateChecking, stateAttaching:
 		deadline := secondsCeil(c.lastActive + l.srv.cfg.ConnectTimeout.Milliseconds())
-		if c.state == stateAttaching {
-			// Attaching waits on the session's owner loop; give it a second
-			// connect timeout before giving up on it.
+		if c.state == stateAttaching || c.state == stateChecking {
+			// Attaching waits on the session's owner loop, checking on an
+			// auth worker; give it a second connect timeout before giving up.
 			deadline += int64(l.srv.cfg.ConnectTimeout.Seconds())
 		}
 		if now >= deadline {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/pbkdf2"
@@ -12,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/server/auth/passwd"
 )
 
 // SCRAM-SHA-256 (RFC 5802, RFC 7677) as an MQTT 5 enhanced authentication
@@ -40,51 +41,91 @@ type scramCred struct {
 	fakeForBad bool
 }
 
-// SCRAM is the SCRAM-SHA-256 authenticator with its user table. Users are
-// added before the server starts; the table is read-only afterwards.
+// SCRAM is the SCRAM-SHA-256 authenticator with its user table. The table
+// holds salted keys only (RFC 5802 StoredKey and ServerKey), never
+// passwords; SetKeys replaces it at once (a reload), safe while serving.
 type SCRAM struct {
-	users map[string]*scramCred
+	users atomic.Pointer[map[string]*scramCred]
+}
+
+// SCRAMKeys are one user's salted SCRAM-SHA-256 credentials.
+type SCRAMKeys struct {
+	Salt                 []byte
+	Iter                 int
+	StoredKey, ServerKey []byte
 }
 
 // NewSCRAM returns an empty SCRAM-SHA-256 authenticator.
-func NewSCRAM() *SCRAM { return &SCRAM{users: make(map[string]*scramCred)} }
+func NewSCRAM() *SCRAM {
+	s := &SCRAM{}
+	s.users.Store(&map[string]*scramCred{})
+	return s
+}
 
-// AddUser derives and stores the salted keys for a user's password.
+// AddUser derives and stores the salted keys for a user's password (tests
+// and embedding programs; files hold keys, see LoadUsers).
 func (s *SCRAM) AddUser(user, password string) error {
-	if user == "" || strings.ContainsAny(user, ",=") {
-		return fmt.Errorf("server: SCRAM user name %q is empty or holds ',' or '=': choose a plain name", user)
+	if err := checkSCRAMUser(user); err != nil {
+		return err
 	}
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
-	salted, err := pbkdf2.Key(sha256.New, password, salt, scramIterations, sha256.Size)
+	stored, server, err := passwd.SCRAMKeys([]byte(password), salt, scramIterations)
 	if err != nil {
 		return fmt.Errorf("server: SCRAM key for %q: %w", user, err)
 	}
-	ck := hmacSHA256(salted, []byte("Client Key"))
-	stored := sha256.Sum256(ck)
-	s.users[user] = &scramCred{salt: salt, iter: scramIterations, storedKey: stored[:],
-		serverKey: hmacSHA256(salted, []byte("Server Key"))}
+	old := *s.users.Load()
+	m := make(map[string]*scramCred, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[user] = &scramCred{salt: salt, iter: scramIterations, storedKey: stored, serverKey: server}
+	s.users.Store(&m)
 	return nil
 }
 
-// LoadUsers reads "user:password" lines (blank lines and # comments
-// skipped) and adds each user.
-func (s *SCRAM) LoadUsers(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		user, pass, ok := strings.Cut(line, ":")
-		if !ok {
-			return fmt.Errorf("server: SCRAM users line %d has no ':': write user:password", n)
-		}
-		if err := s.AddUser(user, pass); err != nil {
-			return fmt.Errorf("line %d: %w", n, err)
+func checkSCRAMUser(user string) error {
+	if user == "" || strings.ContainsAny(user, ",=") {
+		return fmt.Errorf("server: SCRAM user name %q is empty or holds ',' or '=': choose a plain name", user)
+	}
+	return nil
+}
+
+// SetKeys replaces the user table with these salted keys.
+func (s *SCRAM) SetKeys(users map[string]SCRAMKeys) {
+	m := make(map[string]*scramCred, len(users))
+	for u, k := range users {
+		m[u] = &scramCred{salt: k.Salt, iter: k.Iter, storedKey: k.StoredKey, serverKey: k.ServerKey}
+	}
+	s.users.Store(&m)
+}
+
+// Len is the number of SCRAM users.
+func (s *SCRAM) Len() int { return len(*s.users.Load()) }
+
+// KeysOf returns the SCRAM entries of a password table (the
+// $scram-sha-256$ lines; users with other hashes cannot use SCRAM).
+func KeysOf(t passwd.Table) map[string]SCRAMKeys {
+	m := make(map[string]SCRAMKeys)
+	for u, e := range t {
+		if e.Kind == passwd.SCRAMSHA256 && checkSCRAMUser(u) == nil {
+			m[u] = SCRAMKeys{Salt: e.Salt, Iter: e.Iter, StoredKey: e.StoredKey, ServerKey: e.ServerKey}
 		}
 	}
-	return sc.Err()
+	return m
+}
+
+// LoadUsers reads a password file (server/auth/passwd's format) and takes
+// its SCRAM entries ("user:$scram-sha-256$iter$salt$storedkey$serverkey",
+// written by `cp7 passwd -hash scram-sha-256`). A line holding a password
+// in clear is refused.
+func (s *SCRAM) LoadUsers(r io.Reader) error {
+	t, err := passwd.Parse(r)
+	if err != nil {
+		return fmt.Errorf("server: SCRAM users: %w", err)
+	}
+	s.SetKeys(KeysOf(t))
+	return nil
 }
 
 // Method implements EnhancedAuthenticator.
@@ -135,7 +176,7 @@ func (e *scramExchange) first(msg string) ([]byte, bool, codec.ReasonCode) {
 	if user == "" || cnonce == "" {
 		return nil, false, codec.MalformedPacket
 	}
-	cred := e.srv.users[user]
+	cred := (*e.srv.users.Load())[user]
 	if cred == nil {
 		// Go on with a made-up salt so an unknown user looks like a wrong
 		// password (no user enumeration).

@@ -7,11 +7,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/server/auth/passwd"
 )
 
 func TestSCRAMExchange(t *testing.T) {
 	s := NewSCRAM()
-	require.NoError(t, s.LoadUsers(strings.NewReader("# users\nalice:wonderland\n\nbob:builder\n")))
+	// The users file holds salted keys only (cp7 passwd -hash scram-sha-256).
+	a, err := passwd.Hash(passwd.SCRAMSHA256, []byte("wonderland"))
+	require.NoError(t, err)
+	b, err := passwd.Hash(passwd.SCRAMSHA256, []byte("builder"))
+	require.NoError(t, err)
+	require.NoError(t, s.LoadUsers(strings.NewReader("# users\nalice:"+a+"\n\nbob:"+b+"\n")))
+	require.NotContains(t, a+b, "wonderland")
 
 	cases := []struct {
 		name, user, pass string
@@ -57,5 +64,6 @@ func TestSCRAMRejectsBadMessages(t *testing.T) {
 	_, _, rc = ex.Step([]byte("c=biws,r=other-nonce,p=AAAA"))
 	require.Equal(t, codec.BadUserNameOrPassword, rc, "a nonce that is not the server's")
 	require.Error(t, s.LoadUsers(strings.NewReader("no-colon-here\n")))
+	require.Error(t, s.LoadUsers(strings.NewReader("alice:wonderland\n")), "a password in clear is refused")
 	require.Error(t, s.AddUser("a,b", "x"))
 }

@@ -30,6 +30,7 @@ type Server struct {
 	retained *router.RetainTree[*Message]
 	sessions registry
 	stats    stats
+	auth     *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -67,6 +68,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		stop:     make(chan struct{}),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
+	}
+	if cfg.Auth != nil {
+		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
 	return srv, nil
 }
@@ -204,6 +208,9 @@ func (srv *Server) Close() error {
 	}
 	close(srv.stop)
 	srv.wg.Wait()
+	if srv.auth != nil {
+		srv.auth.close()
+	}
 	return err
 }
 

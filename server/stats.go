@@ -10,6 +10,8 @@ type stats struct {
 	connectsRefused   atomic.Uint64
 	disconnects       atomic.Uint64
 	authFailed        atomic.Uint64
+	authBusy          atomic.Uint64
+	authPending       atomic.Int64
 	connectTimeouts   atomic.Uint64
 	keepAliveTimeouts atomic.Uint64
 	protocolErrors    atomic.Uint64
@@ -41,6 +43,8 @@ type Stats struct {
 	ConnectsRefused   uint64
 	Disconnects       uint64
 	AuthFailed        uint64
+	AuthBusy          uint64 // CONNECTs refused because the auth queue was full
+	AuthPending       int64  // CONNECTs waiting for an auth worker's answer now
 	ConnectTimeouts   uint64
 	KeepAliveTimeouts uint64
 	ProtocolErrors    uint64
@@ -73,6 +77,8 @@ func (srv *Server) Stats() Stats {
 		ConnectsRefused:   s.connectsRefused.Load(),
 		Disconnects:       s.disconnects.Load(),
 		AuthFailed:        s.authFailed.Load(),
+		AuthBusy:          s.authBusy.Load(),
+		AuthPending:       s.authPending.Load(),
 		ConnectTimeouts:   s.connectTimeouts.Load(),
 		KeepAliveTimeouts: s.keepAliveTimeouts.Load(),
 		ProtocolErrors:    s.protocolErrors.Load(),

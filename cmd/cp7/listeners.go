@@ -43,7 +43,7 @@ func (f *listenerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.proxy, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header from trusted proxies on the TCP and TLS listeners")
 	fs.StringVar(&f.proxyTrusted, "proxy-trusted", "", "`CIDR,...` of the load balancers allowed to send PROXY headers (required with -proxy-protocol)")
 	fs.StringVar(&f.adminListen, "admin-listen", "", "`ADDR` of the admin HTTP listener serving GET /healthz for load-balancer checks; empty = off")
-	fs.StringVar(&f.scramUsers, "scram-users", "", "`FILE` of user:password lines enabling MQTT 5 enhanced authentication with SCRAM-SHA-256")
+	fs.StringVar(&f.scramUsers, "scram-users", "", "password `FILE` whose $scram-sha-256$ entries (salted keys, written by cp7 passwd -hash scram-sha-256; never passwords in clear) enable MQTT 5 enhanced authentication with SCRAM-SHA-256; -password-file does the same for its own entries")
 }
 
 // apply checks the flags and sets what the broker core needs.

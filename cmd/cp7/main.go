@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,11 @@ type options struct {
 	shared   string
 	lst      listenerFlags
 	groups   []flagGroup
+
+	config string            // -config: the file read, if any
+	fs     *flag.FlagSet     // every flag, for `config check` and SIGHUP's diff
+	set    map[string]source // where each flag that is not at its default came from
+	level  slog.LevelVar     // -log-level, changed by SIGHUP
 }
 
 // flagGroup is one feature's flags, kept in a file of its own in this
@@ -89,12 +95,30 @@ var groupMakers []func() flagGroup
 func addGroup(mk func() flagGroup) { groupMakers = append(groupMakers, mk) }
 
 func parseFlags(args []string) (*options, error) {
+	return parseFlagsEnv(args, os.Getenv)
+}
+
+// parseFlagsEnv parses the command line, then CP7_* variables from getenv,
+// then the config file, each for the flags the ones before left unset.
+func parseFlagsEnv(args []string, getenv func(string) string) (*options, error) {
 	o := &options{cfg: server.DefaultConfig()}
 	fs := flag.NewFlagSet("cp7", flag.ContinueOnError)
+	o.fs = fs
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: cp7 [flags]\n\nCP7 is an MQTT 3.1, 3.1.1 and 5.0 broker. With no flags it listens on 0.0.0.0:1883.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), `Usage: cp7 [flags]
+       cp7 config check FILE [flags]   validate a config file and print the effective settings
+       cp7 config example              print a commented config file with every key at its default
+
+CP7 is an MQTT 3.1, 3.1.1 and 5.0 broker. With no flags it listens on 0.0.0.0:1883.
+Every flag is also a config-file key of the same name (max-inflight: 64) and an
+environment variable (CP7_MAX_INFLIGHT=64); the command line beats the
+environment, which beats the file.
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
+	fs.StringVar(&o.config, "config", "", "read settings from this YAML `FILE` (one key per flag, e.g. max-inflight: 64); flags and CP7_* environment variables override it")
 	c := &o.cfg
 	var maxKeepAlive uint
 	fs.StringVar(&c.Listen, "listen", c.Listen, "`ADDR` of the MQTT over TCP listener (the fast path); empty turns it off")
@@ -122,10 +146,29 @@ func parseFlags(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every setting is a flag (see cp7 -h)", fs.Arg(0))
 	}
+	set, keys, err := loadConfig(fs, getenv)
+	if err != nil {
+		return nil, err
+	}
+	o.set = set
+	if err := o.check(); err != nil {
+		return nil, locate(err, o.config, keys, set)
+	}
+	return o, nil
+}
+
+// check turns the parsed flags into the server's config, refusing values
+// that cannot work with the flag's name and what to use instead.
+func (o *options) check() error {
+	c := &o.cfg
+	maxKeepAlive, _ := strconv.ParseUint(o.fs.Lookup("max-keepalive").Value.String(), 10, 64)
 	if maxKeepAlive > 65535 {
-		return nil, fmt.Errorf("-max-keepalive %d is above 65535, the largest keepalive MQTT can express", maxKeepAlive)
+		return fmt.Errorf("-max-keepalive %d is above 65535, the largest keepalive MQTT can express", maxKeepAlive)
 	}
 	c.MaxKeepAlive = uint16(maxKeepAlive)
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return err
+	}
 	switch o.shared {
 	case "round-robin":
 		c.SharedStrategy = router.SharedRoundRobin
@@ -136,34 +179,42 @@ func parseFlags(args []string) (*options, error) {
 	case "hash-topic":
 		c.SharedStrategy = router.SharedHashTopic
 	default:
-		return nil, fmt.Errorf("-shared-strategy %q: use round-robin, random, hash-client or hash-topic", o.shared)
+		return fmt.Errorf("-shared-strategy %q: use round-robin, random, hash-client or hash-topic", o.shared)
 	}
 	if err := o.lst.apply(c); err != nil {
-		return nil, err
+		return err
 	}
 	for _, g := range o.groups {
 		if err := g.apply(o); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return o, c.Validate()
+	return c.Validate()
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var lv slog.Level
+// parseLevel reads a -log-level value.
+func parseLevel(level string) (slog.Level, error) {
 	switch strings.ToLower(level) {
 	case "debug":
-		lv = slog.LevelDebug
+		return slog.LevelDebug, nil
 	case "info":
-		lv = slog.LevelInfo
+		return slog.LevelInfo, nil
 	case "warn", "warning":
-		lv = slog.LevelWarn
+		return slog.LevelWarn, nil
 	case "error":
-		lv = slog.LevelError
-	default:
-		return nil, fmt.Errorf("-log-level %q is not a level: use debug, info, warn or error", level)
+		return slog.LevelError, nil
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
+	return 0, fmt.Errorf("-log-level %q is not a level: use debug, info, warn or error", level)
+}
+
+// newLogger logs at o.level, which SIGHUP may change.
+func newLogger(o *options) (*slog.Logger, error) {
+	lv, err := parseLevel(o.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	o.level.Set(lv)
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &o.level})), nil
 }
 
 func startProfile(kind string) (interface{ Stop() }, error) {
@@ -195,9 +246,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(o.logLevel)
+	log, err := newLogger(o)
 	if err != nil {
 		return err
+	}
+	if o.config != "" {
+		log.Info("settings read", "config", o.config, "keys_from_file", countSource(o.set, fromFile))
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(o.gcPct)
@@ -263,6 +317,7 @@ func run(args []string) error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
+			reloadSettings(args, o, log)
 			o.lst.reload(log)
 			for _, g := range o.groups {
 				if r, ok := g.(reloader); ok {

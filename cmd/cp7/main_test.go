@@ -41,6 +41,8 @@ func TestFlagsSetTheConfig(t *testing.T) {
 func TestBadFlagsSayWhatToDo(t *testing.T) {
 	users := filepath.Join(t.TempDir(), "users")
 	require.NoError(t, os.WriteFile(users, []byte("no colon\n"), 0o600))
+	clear := filepath.Join(t.TempDir(), "clear")
+	require.NoError(t, os.WriteFile(clear, []byte("alice:wonderland\n"), 0o600))
 	cases := []struct {
 		args []string
 		want string
@@ -53,7 +55,8 @@ func TestBadFlagsSayWhatToDo(t *testing.T) {
 		{[]string{"-tls-min-version", "1.0"}, "1.2 or 1.3"},
 		{[]string{"-proxy-protocol"}, "-proxy-trusted"},
 		{[]string{"-proxy-protocol", "-proxy-trusted", "not-a-cidr"}, "-proxy-trusted"},
-		{[]string{"-scram-users", users}, "user:password"},
+		{[]string{"-scram-users", users}, "user:hash"},
+		{[]string{"-scram-users", clear}, "in clear"},
 		{[]string{"-scram-users", filepath.Join(t.TempDir(), "missing")}, "-scram-users"},
 		{[]string{"stray"}, "unexpected argument"},
 		{[]string{"-shared-strategy", "first"}, "round-robin, random, hash-client or hash-topic"},
@@ -65,7 +68,7 @@ func TestBadFlagsSayWhatToDo(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
-	_, err := newLogger("loud")
+	_, err := parseLevel("loud")
 	require.ErrorContains(t, err, "debug, info, warn or error")
 	_, err = startProfile("heap")
 	require.ErrorContains(t, err, "cpu, mem, block, mutex or trace")

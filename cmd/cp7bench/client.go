@@ -58,7 +58,7 @@ func (c *client) handshake() (*frameReader, error) {
 		return fail("set deadline: %v", err)
 	}
 	version := byte(cfg.version)
-	if _, err := conn.Write(appendConnect(make([]byte, 0, 64), cfg, c.id)); err != nil {
+	if _, err := conn.Write(appendConnect(make([]byte, 0, 64), cfg, c.idx, c.id)); err != nil {
 		return fail("send CONNECT: %v", err)
 	}
 	size := idleBuf

@@ -39,7 +39,9 @@ func parseHeader(b []byte) (header, error) {
 	return header{typ: byte(h.Type), flags: h.Flags, remaining: h.Remaining, headerLen: h.HeaderLen}, nil
 }
 
-func appendConnect(dst []byte, cfg *config, clientID string) []byte {
+// appendConnect encodes the client's CONNECT; -u and -P are templates (%i,
+// %c), so a run can log in as many users.
+func appendConnect(dst []byte, cfg *config, idx int, clientID string) []byte {
 	c := codec.Connect{
 		ProtocolVersion: byte(cfg.version),
 		CleanStart:      cfg.clean,
@@ -47,10 +49,10 @@ func appendConnect(dst []byte, cfg *config, clientID string) []byte {
 		ClientID:        []byte(clientID),
 	}
 	if cfg.user != "" {
-		c.UsernameFlag, c.Username = true, []byte(cfg.user)
+		c.UsernameFlag, c.Username = true, []byte(expand(cfg.user, idx, clientID))
 	}
 	if cfg.pass != "" {
-		c.PasswordFlag, c.Password = true, []byte(cfg.pass)
+		c.PasswordFlag, c.Password = true, []byte(expand(cfg.pass, idx, clientID))
 	}
 	return codec.AppendConnect(dst, &c)
 }
