@@ -20,6 +20,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/cp7/cp7/codec"
+	"github.com/cp7/cp7/server/store"
 )
 
 // cp7Binary builds the broker once into a temporary directory.
@@ -150,6 +151,9 @@ type rawSub struct {
 	got     map[string]int // payload → times delivered
 	pending map[uint16]bool
 	last    time.Time // last packet received
+	packets int       // packets received on the current connection
+	types   map[codec.PacketType]int
+	dupPub  int
 	nc      net.Conn
 	done    chan struct{}
 }
@@ -217,6 +221,11 @@ func (s *rawSub) connect(addr string, subscribe ...string) (bool, error) {
 		}
 	}
 	_ = nc.SetReadDeadline(time.Time{})
+	s.mu.Lock()
+	s.last = time.Now() // drain's quiet period starts at the connect
+	s.packets = 0
+	s.types = nil
+	s.mu.Unlock()
 	s.nc, s.done = nc, make(chan struct{})
 	go s.read(r)
 	return ack.SessionPresent, nil
@@ -232,6 +241,11 @@ func (s *rawSub) read(r *bufio.Reader) {
 		}
 		s.mu.Lock()
 		s.last = time.Now()
+		s.packets++
+		if s.types == nil {
+			s.types = map[codec.PacketType]int{}
+		}
+		s.types[h.Type]++
 		s.mu.Unlock()
 		switch h.Type {
 		case codec.PUBLISH:
@@ -242,6 +256,8 @@ func (s *rawSub) read(r *bufio.Reader) {
 			s.mu.Lock()
 			if p.QoS < 2 || !s.pending[p.PacketID] {
 				s.got[string(p.Payload)]++
+			} else {
+				s.dupPub++
 			}
 			if p.QoS == 2 {
 				s.pending[p.PacketID] = true
@@ -300,6 +316,7 @@ type acked struct {
 // publish sends numbered QoS 1 and QoS 2 messages with paho until stop or
 // the broker dies, recording each one acknowledged.
 func publish(addr string, round int, a *acked, stop <-chan struct{}) int {
+	const perRound = 1500 // bounds the backlog the slow subscriber must drain at the end
 	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("crash-pub-%d", round)).
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetOrderMatters(false)
 	c := mqtt.NewClient(opts)
@@ -311,6 +328,9 @@ func publish(addr string, round int, a *acked, stop <-chan struct{}) int {
 	window := make(chan struct{}, 32)
 	sent := 0
 	for n := 0; ; n++ {
+		if n == perRound {
+			<-stop
+		}
 		select {
 		case <-stop:
 			wg.Wait()
@@ -357,13 +377,13 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	// Restarts alternate -sync batch and -sync none: both promise that an
 	// acknowledged message survives kill -9 (none: in the page cache).
 	args := func(round int) []string {
-		return []string{"-data-dir", dir, "-sync", [2]string{"batch", "none"}[round%2], "-max-queued", "1000000", "-max-inflight", "8", "-store-min-free", "1"}
+		return []string{"-data-dir", dir, "-sync", [2]string{"batch", "none"}[round%2], "-max-queued", "1000000", "-max-inflight", "16", "-store-min-free", "1"}
 	}
 	b := startProc(t, bin, addr, args(0)...)
 	defer func() { b.kill() }()
 
 	off := newRawSub("crash-off", 0)
-	on := newRawSub("crash-on", time.Millisecond)
+	on := newRawSub("crash-on", 200*time.Microsecond)
 	for _, s := range []*rawSub{off, on} {
 		if _, err := s.connect(addr, "1 crash/1", "2 crash/2"); err != nil {
 			t.Fatal(err)
@@ -419,10 +439,14 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 		sent += <-done
 		on.close()
 	}
-	b = startProc(t, bin, addr, args(kills)...)
+	final := args(kills)
+	if os.Getenv("CP7_CRASH_DEBUG") != "" {
+		final = append(final, "-log-level", "debug")
+	}
+	b = startProc(t, bin, addr, final...)
 	defer func() {
 		for _, l := range strings.Split(b.stderr.String(), "\n") {
-			if strings.Contains(l, "store:") || t.Failed() && !strings.Contains(l, "level=INFO") {
+			if strings.Contains(l, "store:") || t.Failed() && (!strings.Contains(l, "level=INFO") || strings.Contains(l, "crash-on")) {
 				t.Log(l)
 			}
 		}
@@ -433,8 +457,8 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 			t.Fatalf("%s after the last restart: present=%v err=%v", s.id, present, err)
 		}
 	}
-	on.drain(1500*time.Millisecond, 20*time.Second)
-	off.drain(1500*time.Millisecond, 20*time.Second)
+	on.drain(2*time.Second, 25*time.Second)
+	off.drain(2*time.Second, 10*time.Second)
 
 	checked := map[byte]int{}
 	dups := 0
@@ -458,6 +482,32 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 		s.mu.Unlock()
 	}
 
+	if t.Failed() && os.Getenv("CP7_CRASH_DEBUG") != "" {
+		b.kill()
+		st, err := store.Open(store.Options{Dir: dir, MinFree: 1})
+		if err == nil {
+			counts := map[string]map[byte]int{}
+			msgs := map[uint64]string{}
+			var refs []string
+			st.Load(store.Visitor{
+				Message: func(id uint64, m *store.Msg) { msgs[id] = string(m.Payload) },
+				Ref: func(id string, r *store.Ref) {
+					if counts[id] == nil {
+						counts[id] = map[byte]int{}
+					}
+					counts[id][r.State]++
+					if len(refs) < 20 {
+						refs = append(refs, fmt.Sprintf("%s seq=%d msg=%s qos=%d state=%d pid=%d", id, r.Seq, msgs[r.Msg], r.QoS, r.State, r.PID))
+					}
+				},
+			})
+			t.Logf("refs left by state: %v\n%s", counts, strings.Join(refs, "\n"))
+			st.Close()
+		}
+		on.mu.Lock()
+		t.Logf("crash-on pending QoS 2 ids: %v, packets on the last connection %d %v, QoS 2 re-sends %d", on.pending, on.packets, on.types, on.dupPub)
+		on.mu.Unlock()
+	}
 	// The expired session stays expired.
 	expConn, err = net.Dial("tcp", addr)
 	if err != nil {
