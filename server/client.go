@@ -69,6 +69,7 @@ type clientExtra struct {
 	authMethod   string       // v5 method the client authenticated with
 	rules        *ClientRules // topic rules the authentication method attached (JWT claims)
 	proxyPending bool         // a PROXY header is expected before MQTT
+	storeTag     uint64       // the loop's store batch this client's last deferred ack waits for
 }
 
 func (c *client) ext() *clientExtra {

@@ -42,6 +42,7 @@ type pendingPub struct {
 
 // sbatch returns this turn's store batch, taking one on first use.
 func (l *loop) sbatch() *store.Batch {
+	l.sbOps++
 	if l.sb == nil {
 		l.sb = l.srv.cfg.Store.NewBatch()
 	}
@@ -83,17 +84,20 @@ func (l *loop) finishWaiting(from *loop, seq uint64, err error) {
 func (l *loop) storeDone(seq uint64, err error) {
 	l.now = time.Now()
 	l.sbDone = seq
-	n := 0
-	for n < len(l.waiting) && l.waiting[n].seq <= seq {
-		l.completePub(&l.waiting[n], err)
-		l.waiting[n] = pendingPub{}
-		n++
+	// Tags are per client (waitTagFor), so the list is not sorted: finish
+	// what this commit covers and keep the rest in order. What completing
+	// appends (sends that wait for their own commit) goes after it.
+	w := l.waiting
+	l.waiting = nil
+	var kept []pendingPub
+	for i := range w {
+		if w[i].seq <= seq {
+			l.completePub(&w[i], err)
+		} else {
+			kept = append(kept, w[i])
+		}
 	}
-	if n == len(l.waiting) {
-		l.waiting = l.waiting[:0]
-	} else if n > 0 {
-		l.waiting = append(l.waiting[:0], l.waiting[n:]...)
-	}
+	l.waiting = append(kept, l.waiting...)
 }
 
 // completePub makes a waiting publish's deliveries and acknowledges it; a
@@ -149,16 +153,29 @@ func ackType(qos byte) codec.PacketType {
 	return codec.PUBACK
 }
 
-// waitTag is the batch a QoS 1/2 publish of this turn must wait for, or 0
-// when it may be answered at once (nothing of the loop is uncommitted).
-func (l *loop) waitTag() uint64 {
-	if l.sb != nil {
+// waitTagFor is the batch that client c's acknowledgement must wait for,
+// or 0 when it may be sent at once: this turn's batch when the publish
+// wrote to it, else the batch c's previous acknowledgement waits for, if
+// that is not committed yet (acks keep the order of the publishes
+// [MQTT-4.6.0-2, 4.6.0-3]). Other clients' uncommitted writes do not delay
+// c: a clean session's QoS 1 is answered at once.
+func (l *loop) waitTagFor(c *client, wrote bool) uint64 {
+	if wrote {
 		return l.sbSeq + 1
 	}
-	if l.sbDone < l.sbSeq {
-		return l.sbSeq
+	if c.x != nil && c.x.storeTag > l.sbDone {
+		return c.x.storeTag
 	}
 	return 0
+}
+
+// waitFor queues p until its batch commits; a client's acknowledgements
+// behind it wait too.
+func (l *loop) waitFor(p pendingPub) {
+	if p.c != nil && p.o == nil && !p.rel {
+		p.c.ext().storeTag = p.seq
+	}
+	l.waiting = append(l.waiting, p)
 }
 
 // storeMatched writes m once and a reference for every delivery that
@@ -376,9 +393,14 @@ func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 			// 3.1.1 has no way to say "not now" in PUBACK/PUBREC.
 			return protoErr(codec.QuotaExceeded, "a QoS 1/2 publish cannot be stored (disk full or store error); it may be sent again after reconnecting")
 		}
+		if tag := l.waitTagFor(c, false); tag != 0 {
+			l.waitFor(pendingPub{seq: tag, c: c, pid: p.PacketID, qos: p.QoS, rc: codec.QuotaExceeded})
+			return nil
+		}
 		l.writeAck(c, ackType(p.QoS), p.PacketID, codec.QuotaExceeded)
 		return nil
 	}
+	ops := l.sbOps
 	if p.Retain {
 		l.retain(m)
 	}
@@ -392,7 +414,7 @@ func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 	if len(l.match.Deliveries) == 0 && c.v5 != nil {
 		rc = codec.NoMatchingSubscribers
 	}
-	tag := l.waitTag()
+	tag := l.waitTagFor(c, l.sbOps != ops)
 	if tag == 0 {
 		l.deliverMatched(m, n > 0)
 		l.ackPublish(c, p, rc)
@@ -420,7 +442,7 @@ func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 		st := l.stateOf(s)
 		st.qos2in = append(st.qos2in, p.PacketID) // a re-send meanwhile is known (its PUBREC waits too)
 	}
-	l.waiting = append(l.waiting, pp)
+	l.waitFor(pp)
 	return nil
 }
 
@@ -431,7 +453,7 @@ func (l *loop) ackAfterCommit(c *client, p *codec.Publish, rc codec.ReasonCode) 
 	if l.srv.cfg.Store == nil || p.QoS == 0 {
 		return false
 	}
-	tag := l.waitTag()
+	tag := l.waitTagFor(c, false)
 	if tag == 0 {
 		return false
 	}
@@ -439,7 +461,7 @@ func (l *loop) ackAfterCommit(c *client, p *codec.Publish, rc codec.ReasonCode) 
 		st := l.stateOf(c.sess)
 		st.qos2in = append(st.qos2in, p.PacketID)
 	}
-	l.waiting = append(l.waiting, pendingPub{seq: tag, c: c, pid: p.PacketID, qos: p.QoS, rc: rc})
+	l.waitFor(pendingPub{seq: tag, c: c, pid: p.PacketID, qos: p.QoS, rc: rc})
 	return true
 }
 
@@ -475,7 +497,7 @@ func (l *loop) sendAfterCommit(c *client, s *session, o *outbound) bool {
 		return false
 	}
 	l.saveRef(s, o)
-	l.waiting = append(l.waiting, pendingPub{seq: l.waitTag(), c: c, o: o, s: s})
+	l.waitFor(pendingPub{seq: l.sbSeq + 1, c: c, o: o, s: s}) // saveRef wrote to this turn's batch
 	return true
 }
 
@@ -485,6 +507,6 @@ func (l *loop) pubrelAfterCommit(c *client, s *session, o *outbound) bool {
 		return false
 	}
 	l.saveRef(s, o)
-	l.waiting = append(l.waiting, pendingPub{seq: l.waitTag(), c: c, pid: o.pid, rel: true})
+	l.waitFor(pendingPub{seq: l.sbSeq + 1, c: c, pid: o.pid, rel: true}) // saveRef wrote to this turn's batch
 	return true
 }

@@ -59,6 +59,7 @@ type loop struct {
 	sb      *store.Batch
 	sbSeq   uint64
 	sbDone  uint64
+	sbOps   uint64 // writes so far (a publish compares before and after)
 	waiting []pendingPub
 	refs    []uint64 // stored reference per match delivery (storeMatched)
 	sbuf    []byte   // encoded properties scratch
