@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-store bench-auth million decompose clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-store bench-auth bench-acl million million-cluster decompose clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -51,8 +51,18 @@ bench-store:
 bench-auth:
 	./benchmarks/auth.sh
 
+# Broker CPU per message with a 10,000-rule ACL against none, CP7 and
+# Mosquitto on the same acl_file (prints a Markdown table).
+bench-acl:
+	./benchmarks/acl.sh
+
 million:
 	./benchmarks/million.sh
+
+# A cluster of N/19000 nodes holding N subscribed clients (N=..., NODES=...),
+# and cross-node CPU per message and latency beside a single node.
+million-cluster:
+	RESULTS=benchmarks/RESULTS.md ./benchmarks/million-cluster.sh
 
 # Where a scenario's CPU goes, layer by layer (SCEN=p2p|fanout|fanin, PASSES=N).
 decompose:

@@ -48,16 +48,13 @@ type QuickAuthenticator interface {
 	Quick(info *ConnInfo) (rc codec.ReasonCode, ok bool)
 }
 
-// Authorizer decides per topic. It runs on event loops and must not block.
-// A nil Authorizer costs nothing on the publish path.
-type Authorizer interface {
-	CanPublish(clientID, username string, topic []byte) bool
-	CanSubscribe(clientID, username string, filter []byte) bool
-}
-
 // ClientRules are topic rules that an authentication method attaches to one
 // client at CONNECT (for example from a JWT's claims). The ACL applies them
 // to that client's publishes and subscriptions; nil means none were given.
+// They confine the client further than Config.ACL (both must allow): a nil
+// list leaves that action to Config.ACL alone, an empty one allows nothing.
+// %u and %c in a filter stand for the client's user name and client id, as
+// in the ACL file (server/authorize.go applies them).
 type ClientRules struct {
 	Publish   []string // topic filters the client may publish to
 	Subscribe []string // topic filters the client may subscribe to

@@ -161,9 +161,7 @@ func (l *loop) authDecided(c *client, req attachReq, rc codec.ReasonCode, info *
 	if info.User != "" && info.User != c.username() {
 		c.ext().user = info.User
 	}
-	if info.Rules != nil {
-		c.ext().rules = info.Rules
-	}
+	c.setRules(info.Rules)
 	c.state = stateAttaching
 	l.attach(req)
 	return nil

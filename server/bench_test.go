@@ -25,9 +25,15 @@ type benchBroker struct {
 	l   *loop
 }
 
-func newBenchBroker(tb testing.TB) *benchBroker {
+func newBenchBroker(tb testing.TB) *benchBroker { return newBenchBrokerWith(tb, nil) }
+
+// newBenchBrokerWith is newBenchBroker with configure applied to the config.
+func newBenchBrokerWith(tb testing.TB, configure func(*Config)) *benchBroker {
 	cfg := DefaultConfig()
 	cfg.Listen = ""
+	if configure != nil {
+		configure(&cfg)
+	}
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
@@ -65,8 +71,10 @@ func (b *benchBroker) connectOn(tb testing.TB, l *loop, id string, version byte,
 	return c, t
 }
 
-func benchPublish(b *testing.B, version byte, subs int) {
-	bb := newBenchBroker(b)
+func benchPublish(b *testing.B, version byte, subs int) { benchPublishWith(b, version, subs, nil) }
+
+func benchPublishWith(b *testing.B, version byte, subs int, configure func(*Config)) {
+	bb := newBenchBrokerWith(b, configure)
 	pub, _ := bb.connect(b, "pub", version, "")
 	var sinks []*discardTransport
 	for i := range subs {

@@ -64,12 +64,11 @@ type clientExtra struct {
 	remote       net.Addr  // when not gc.RemoteAddr(): PROXY header, goroutine transports
 	user         string
 	will         *will
-	cn           string       // verified TLS client certificate CN
-	auth         *authState   // enhanced authentication in progress
-	authMethod   string       // v5 method the client authenticated with
-	rules        *ClientRules // topic rules the authentication method attached (JWT claims)
-	proxyPending bool         // a PROXY header is expected before MQTT
-	storeTag     uint64       // the loop's store batch this client's last deferred ack waits for
+	cn           string     // verified TLS client certificate CN
+	auth         *authState // enhanced authentication in progress
+	authMethod   string     // v5 method the client authenticated with
+	proxyPending bool       // a PROXY header is expected before MQTT
+	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
 }
 
 func (c *client) ext() *clientExtra {

@@ -76,7 +76,8 @@ type Config struct {
 	CNAsUsername bool
 
 	// Auth authenticates CONNECT (nil allows everyone). ACL authorizes
-	// publish and subscribe (nil allows everything).
+	// publish, subscribe and every delivery (nil allows everything; see
+	// Authorizer, server/acl for the rule file, AllOf to chain several).
 	Auth Authenticator
 	ACL  Authorizer
 	// AuthWorkers is the number of goroutines that run Auth's slow checks

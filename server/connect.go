@@ -118,12 +118,17 @@ type attachReq struct {
 	serverKeepAlive bool
 	authMethod      string // enhanced authentication: echoed in CONNACK
 	authData        []byte
+	claimed         bool // the cluster was asked for the id (clustersession.go)
 }
 
 // attach finds or creates the client id's session. A session owned by this
 // loop is taken over at once; one owned elsewhere is taken over by a task on
 // its owner, which then posts the attach back here.
 func (l *loop) attach(r attachReq) {
+	if l.srv.cluster != nil && !r.claimed {
+		l.claimAttach(r)
+		return
+	}
 	s, created := l.srv.sessions.getOrCreate(r.id, l)
 	if created {
 		l.finishAttach(r, s, false)
@@ -212,6 +217,9 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 	c.sess = s
 	s.c = c
 	s.expiry = r.expiry
+	if l.srv.checkTopics {
+		l.checkWill(c)
+	}
 	if s.st != nil {
 		s.st.expireAt = 0
 		l.trim(s)

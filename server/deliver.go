@@ -45,6 +45,14 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	}
 	qos := min(m.QoS, opt.qos)
 	c := s.c
+	if l.srv.checkTopics && c != nil && !l.mayReceive(c, m.Topic) {
+		// Read permission is checked per delivered topic, not only at
+		// SUBSCRIBE: a subscription to "#" carries only what the client
+		// may read, retained messages included (Mosquitto does the same).
+		// An offline session's messages are checked when they are sent.
+		l.count.deniedReceive++
+		return
+	}
 	if qos == 0 {
 		if c == nil || c.state != stateConnected || c.closing {
 			l.srv.stats.droppedOffline.Add(1)
@@ -159,6 +167,11 @@ func (l *loop) fillWindow(s *session) {
 			l.dropRef(s, o)
 			continue
 		}
+		if l.srv.checkTopics && !l.mayReceive(c, o.m.Topic) {
+			l.count.deniedReceive++ // queued while offline, or before a reload
+			l.freeOutbound(o)
+			continue
+		}
 		l.sendOutbound(c, s, o)
 	}
 	if len(st.queue) == 0 {
@@ -176,6 +189,9 @@ func (l *loop) resume(c *client, s *session) {
 	if st == nil {
 		return
 	}
+	if l.srv.checkTopics {
+		l.dropUnreadable(c, st)
+	}
 	w := l.window(c)
 	st.unsent = 0
 	for i, o := range st.inflight {
@@ -187,6 +203,24 @@ func (l *loop) resume(c *client, s *session) {
 		l.resend(c, o)
 	}
 	l.fillWindow(s)
+}
+
+// dropUnreadable removes from the in-flight window the deliveries the
+// resuming client may no longer read (its user name or the rules changed),
+// as Mosquitto does on reconnect. Those past PUBREC stay: the message was
+// delivered, only its PUBREL is due.
+func (l *loop) dropUnreadable(c *client, st *sessionState) {
+	kept := st.inflight[:0]
+	for _, o := range st.inflight {
+		if o.state != outWaitComp && !l.mayReceive(c, o.m.Topic) {
+			l.count.deniedReceive++
+			l.freeOutbound(o)
+			continue
+		}
+		kept = append(kept, o)
+	}
+	clear(st.inflight[len(kept):])
+	st.inflight = kept
 }
 
 // resend re-sends one in-flight delivery with its original packet id.

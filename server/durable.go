@@ -84,6 +84,11 @@ func (l *loop) finishWaiting(from *loop, seq uint64, err error) {
 func (l *loop) storeDone(seq uint64, err error) {
 	l.now = time.Now()
 	l.sbDone = seq
+	for c, t := range l.storeTags {
+		if t <= seq {
+			delete(l.storeTags, c)
+		}
+	}
 	// Tags are per client (waitTagFor), so the list is not sorted: finish
 	// what this commit covers and keep the rest in order. What completing
 	// appends (sends that wait for their own commit) goes after it.
@@ -163,8 +168,8 @@ func (l *loop) waitTagFor(c *client, wrote bool) uint64 {
 	if wrote {
 		return l.sbSeq + 1
 	}
-	if c.x != nil && c.x.storeTag > l.sbDone {
-		return c.x.storeTag
+	if t := l.storeTags[c]; t > l.sbDone {
+		return t
 	}
 	return 0
 }
@@ -173,7 +178,10 @@ func (l *loop) waitTagFor(c *client, wrote bool) uint64 {
 // behind it wait too.
 func (l *loop) waitFor(p pendingPub) {
 	if p.c != nil && p.o == nil && !p.rel {
-		p.c.ext().storeTag = p.seq
+		if l.storeTags == nil {
+			l.storeTags = make(map[*client]uint64)
+		}
+		l.storeTags[p.c] = p.seq
 	}
 	l.waiting = append(l.waiting, p)
 }
@@ -401,6 +409,7 @@ func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 		return nil
 	}
 	ops := l.sbOps
+	l.toBus(m) // other nodes: not held for this node's store
 	if p.Retain {
 		l.retain(m)
 	}
@@ -411,7 +420,8 @@ func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 		l.sbatch().PutQoS2(s.id, p.PacketID)
 	}
 	rc := codec.Success
-	if len(l.match.Deliveries) == 0 && c.v5 != nil {
+	clustered := l.srv.cluster != nil
+	if len(l.match.Deliveries) == 0 && !clustered && c.v5 != nil {
 		rc = codec.NoMatchingSubscribers
 	}
 	tag := l.waitTagFor(c, l.sbOps != ops)
@@ -426,8 +436,8 @@ func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		ds, ok := d.Client.(*session)
-		if !ok {
-			continue
+		if !ok || clustered && d.Shared {
+			continue // shared groups span nodes: the bus picks the member
 		}
 		opt := deliverOpts{qos: d.QoS, group: d.Group, filter: d.Filter, retain: d.RetainAsPublished && m.Retain}
 		if len(d.SubIDs) > 0 {

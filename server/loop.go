@@ -40,7 +40,7 @@ type loop struct {
 	// count holds this turn's per-packet counters: added to the shared
 	// stats once per turn, not once per packet, so loops do not bounce the
 	// stats' cache lines between cores on every publish.
-	count struct{ packetsIn, received, acked uint64 }
+	count struct{ packetsIn, received, acked, deniedReceive uint64 }
 
 	// spares of the QoS 1/2 bookkeeping, reused instead of allocated per
 	// message (bounded by maxSpares)
@@ -53,16 +53,22 @@ type loop struct {
 	*scratch
 	ownSrc *Message // own(): the borrowed message last copied...
 	ownDst *Message // ...and its copy, shared by this turn's deliveries
+	// busOut holds this turn's messages for other nodes (frames, see
+	// busmsg.go), handed to the cluster in one batch by endTurn.
+	busOut []byte
 
 	// durable store (durable.go): this turn's writes, the loop's batches
 	// submitted and committed, and the publishes waiting for a commit
-	sb      *store.Batch
-	sbSeq   uint64
-	sbDone  uint64
-	sbOps   uint64 // writes so far (a publish compares before and after)
-	waiting []pendingPub
-	refs    []uint64 // stored reference per match delivery (storeMatched)
-	sbuf    []byte   // encoded properties scratch
+	sb     *store.Batch
+	sbSeq  uint64
+	sbDone uint64
+	sbOps  uint64 // writes so far (a publish compares before and after)
+	// the batch each client's last deferred ack waits for, while it does
+	// (a map on the loop: clientExtra has no room in its size class)
+	storeTags map[*client]uint64
+	waiting   []pendingPub
+	refs      []uint64 // stored reference per match delivery (storeMatched)
+	sbuf      []byte   // encoded properties scratch
 }
 
 // scratch is what a loop decodes into and encodes from; nothing in it
@@ -171,6 +177,10 @@ func (l *loop) endTurn() {
 	if l.sb != nil {
 		l.submitStore() // before the hand-overs: their receivers' writes come after
 	}
+	if len(l.busOut) > 0 {
+		l.srv.cluster.Publish(l.busOut)
+		l.busOut = nil
+	}
 	for target, b := range l.outbox {
 		delete(l.outbox, target) // ended TLS/WebSocket loops must not pile up as keys
 		n := int64(len(b.xs))
@@ -200,7 +210,10 @@ func (l *loop) flushCounts() {
 	if n := l.count.acked; n != 0 {
 		st.acked.Add(n)
 	}
-	l.count.packetsIn, l.count.received, l.count.acked = 0, 0, 0
+	if n := l.count.deniedReceive; n != 0 {
+		st.deniedReceive.Add(n)
+	}
+	l.count.packetsIn, l.count.received, l.count.acked, l.count.deniedReceive = 0, 0, 0, 0
 }
 
 // handOver queues a delivery for a session owned by another loop.

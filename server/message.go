@@ -29,6 +29,9 @@ type Message struct {
 	From *session
 
 	owned bool
+	// remote marks a message that came from another node: it is routed
+	// here only, never sent to the bus again.
+	remote bool
 	// sid is the message's id in the store (0: not stored); srefs counts
 	// the sessions' stored references to it (atomic: loops share the
 	// message), and the last one to go deletes it.
@@ -54,6 +57,7 @@ func (m *Message) own() *Message {
 		Expiry:  m.Expiry,
 		From:    m.From,
 		owned:   true,
+		remote:  m.remote,
 	}
 	if m.Props != nil {
 		p := m.Props.Clone()

@@ -46,10 +46,16 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 			return protoErr(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum") // [MQTT-3.3.4-8]
 		}
 	}
-	if acl := l.srv.cfg.ACL; acl != nil && !acl.CanPublish(c.sess.id, c.username(), topic) {
+	if l.srv.checkTopics && !l.mayPublish(c, topic) {
 		l.srv.stats.deniedPublish.Add(1)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
-		// Mosquitto does. v5 says so in the ack [MQTT-3.4.2.1].
+		// Mosquitto does, so the client does not resend it forever. v5
+		// says why in the PUBACK or PUBREC: 0x87 Not authorized
+		// [MQTT-3.4.2-1, 3.5.2-1]; a PUBREC of 0x80 or more ends the QoS 2
+		// flow (MQTT 5.0 §4.3.3).
+		if l.srv.logDebug {
+			l.srv.log.Debug("publish denied", "client_id", s.id, "topic", string(topic), "qos", p.QoS)
+		}
 		if !l.ackAfterCommit(c, p, codec.NotAuthorized) {
 			l.ackPublish(c, p, codec.NotAuthorized)
 		}
@@ -189,6 +195,7 @@ func (l *loop) route(m *Message) int {
 		from = m.From
 	}
 	l.srv.router.Match(m.Topic, from, r)
+	l.toBus(m)
 	refs := false
 	if m.QoS > 0 && l.srv.cfg.Store != nil {
 		// A will or a broker message: stored for persistent receivers
@@ -201,15 +208,32 @@ func (l *loop) route(m *Message) int {
 	return l.deliverMatched(m, refs)
 }
 
+// toBus hands m to the other nodes of a cluster, in this turn's batch.
+func (l *loop) toBus(m *Message) {
+	if l.srv.cluster != nil && !m.remote {
+		// To the other nodes: the bus carries it only where some node
+		// subscribed (interest), and picks shared groups' members.
+		if l.busOut == nil {
+			l.busOut = getBusBatch()
+		}
+		l.busOut = appendBusFrame(l.busOut, m, l.now)
+	}
+}
+
 // deliverMatched delivers m to the router's matches in l.match; refs says
-// l.refs holds their stored references.
+// l.refs holds their stored references. It returns the number of
+// receiving sessions (plus one in a cluster: subscribers elsewhere are not
+// known here).
 func (l *loop) deliverMatched(m *Message, refs bool) int {
 	r := &l.match
+	clustered := l.srv.cluster != nil
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		s, ok := d.Client.(*session)
-		if !ok {
-			continue // a remote node: the cluster seam forwards here later
+		if !ok || clustered && d.Shared {
+			// Shared groups span nodes: the bus's queue subscriptions
+			// pick the one member cluster-wide (FromBusShared).
+			continue
 		}
 		opt := deliverOpts{qos: d.QoS, subIDs: d.SubIDs, group: d.Group, filter: d.Filter}
 		opt.retain = d.RetainAsPublished && m.Retain // [MQTT-3.3.1-12, 3.3.1-13]
@@ -221,6 +245,9 @@ func (l *loop) deliverMatched(m *Message, refs bool) int {
 			continue
 		}
 		l.deliver(s, m, opt)
+	}
+	if clustered {
+		return len(r.Deliveries) + 1 // subscribers elsewhere are not known here
 	}
 	return len(r.Deliveries)
 }

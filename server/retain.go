@@ -10,13 +10,20 @@ func (l *loop) retain(m *Message) {
 	if len(m.Payload) == 0 {
 		l.srv.retained.Delete(string(m.Topic)) // [MQTT-3.3.1-6, 3.3.1-7]
 		l.storeRetained(m, true)
+		if c := l.srv.cluster; c != nil && !m.remote {
+			c.Retain(string(m.Topic), nil)
+		}
 		return
 	}
-	om := l.own(m)
-	rm := &Message{Topic: om.Topic, Payload: om.Payload, QoS: om.QoS, Retain: true, Props: om.Props,
-		Expiry: om.Expiry, owned: true} // From: nil, a retained message outlives its publisher's session
-	l.srv.retained.Set(string(rm.Topic), rm)
-	l.storeRetained(rm, false)
+	rm := *l.own(m)
+	rm.From = nil // a retained message outlives its publisher's session
+	rm.Retain = true
+	rm.sid, rm.srefs = 0, 0 // stored under its topic, not as a session's message
+	l.srv.retained.Set(string(rm.Topic), &rm)
+	l.storeRetained(&rm, false)
+	if c := l.srv.cluster; c != nil && !m.remote {
+		c.Retain(string(rm.Topic), AppendBusMessage(nil, &rm, l.now))
+	}
 }
 
 // sendRetained delivers the retained messages matching a new subscription,

@@ -31,6 +31,10 @@ type Server struct {
 	sessions registry
 	stats    stats
 	auth     *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
+	// cluster is nil on a single node; bus is the loop that routes the
+	// messages other nodes send (see cluster.go).
+	cluster Cluster
+	bus     *loop
 
 	handler *gnetHandler
 	engine  gnet.Engine
@@ -49,6 +53,10 @@ type Server struct {
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
 	ready             atomic.Bool // Start finished (and recovered the store)
+	// checkTopics says whether any topic rules may apply (Config.ACL, or
+	// an Authenticator that may attach ClientRules): without, the publish
+	// and delivery paths skip authorization on this one test.
+	checkTopics bool
 }
 
 // New makes a server from cfg; Start runs it.
@@ -69,6 +77,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
 	if cfg.Auth != nil {
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
 	}
@@ -92,6 +101,9 @@ func (srv *Server) Start() error {
 	srv.wg.Add(2)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
+	if srv.cluster != nil {
+		srv.startBusLoop()
+	}
 	if srv.cfg.Listen == "" {
 		return nil
 	}

@@ -272,7 +272,9 @@ func (l *loop) clearSession(s *session) {
 		for f := range s.subs {
 			filters = append(filters, f)
 		}
-		l.srv.router.UnsubscribeAll(s, filters)
+		for _, f := range filters {
+			l.srv.unsubscribeRouter(s, f)
+		}
 		s.subs = nil
 	}
 	l.redistributeShared(s)

@@ -17,4 +17,8 @@ func TestIdleStructSizes(t *testing.T) {
 	if n := unsafe.Sizeof(session{}); n > 64 {
 		t.Errorf("session is %d bytes, over the 64-byte size class", n)
 	}
+	// Every client with a user name (most devices) holds a clientExtra.
+	if n := unsafe.Sizeof(clientExtra{}); n > 112 {
+		t.Errorf("clientExtra is %d bytes, over the 112-byte size class: put rarely used fields behind a pointer (as clientACL holds the topic rules)", n)
+	}
 }

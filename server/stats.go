@@ -23,6 +23,7 @@ type stats struct {
 	sessionsExpired   atomic.Uint64
 	deniedPublish     atomic.Uint64
 	deniedSubscribe   atomic.Uint64
+	deniedReceive     atomic.Uint64
 	dropped           atomic.Uint64
 	droppedOffline    atomic.Uint64
 	droppedSlow       atomic.Uint64
@@ -31,6 +32,7 @@ type stats struct {
 	refusedStore      atomic.Uint64
 	droppedTooLarge   atomic.Uint64
 	droppedBacklog    atomic.Uint64
+	droppedBus        atomic.Uint64
 }
 
 // Stats is a snapshot of the counters.
@@ -55,6 +57,7 @@ type Stats struct {
 	SessionsExpired   uint64
 	DeniedPublish     uint64
 	DeniedSubscribe   uint64
+	DeniedReceive     uint64 // deliveries (live, retained, queued) the subscriber may not read
 	Dropped           uint64 // hand-overs to loops that were gone
 	DroppedOffline    uint64 // QoS 0 to offline sessions
 	DroppedSlow       uint64 // QoS 0 to connections over the outbound limit
@@ -63,6 +66,7 @@ type Stats struct {
 	RefusedStore      uint64 // durable work refused: the store could not take it (disk full, store error)
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
+	DroppedBus        uint64 // malformed messages from other nodes
 }
 
 // Stats returns the current counters.
@@ -89,6 +93,7 @@ func (srv *Server) Stats() Stats {
 		SessionsExpired:   s.sessionsExpired.Load(),
 		DeniedPublish:     s.deniedPublish.Load(),
 		DeniedSubscribe:   s.deniedSubscribe.Load(),
+		DeniedReceive:     s.deniedReceive.Load(),
 		Dropped:           s.dropped.Load(),
 		DroppedOffline:    s.droppedOffline.Load(),
 		DroppedSlow:       s.droppedSlow.Load(),
@@ -97,5 +102,6 @@ func (srv *Server) Stats() Stats {
 		RefusedStore:      s.refusedStore.Load(),
 		DroppedTooLarge:   s.droppedTooLarge.Load(),
 		DroppedBacklog:    s.droppedBacklog.Load(),
+		DroppedBus:        s.droppedBus.Load(),
 	}
 }

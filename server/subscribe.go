@@ -36,13 +36,13 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		case shared && len(group) == 0:
 			rc = codec.TopicFilterInvalid
 		}
-		if rc == 0 && l.srv.cfg.ACL != nil && !l.srv.cfg.ACL.CanSubscribe(c.sess.id, c.username(), sub.Filter) {
-			rc = codec.NotAuthorized
+		if rc == 0 && l.srv.checkTopics && !l.maySubscribe(c, sub.Filter) {
+			rc = codec.NotAuthorized // 0x87, a SUBACK reason code for this filter [MQTT-3.9.3-1, 3.9.3-2]
 			l.srv.stats.deniedSubscribe.Add(1)
 		}
 		if rc != 0 {
 			if c.v5 == nil {
-				rc = 0x80 // 3.1.1 knows only "failure" [MQTT-3.9.3]
+				rc = 0x80 // 3.1.1 knows only "Failure" (3.1.1 §3.9.3)
 			}
 			codes = append(codes, rc)
 			continue
@@ -57,7 +57,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 			RetainHandling:    sub.RetainHandling,
 			ID:                subID,
 		}
-		existed := l.srv.router.Subscribe(rs)
+		existed := l.srv.subscribeRouter(rs)
 		if s.subs == nil {
 			s.subs = make(map[string]router.Sub, 1)
 		}
@@ -86,7 +86,7 @@ func (l *loop) onUnsubscribe(c *client, p *codec.Unsubscribe) {
 		rc := codec.NoSubscriptionExisted
 		if _, ok := s.subs[string(f)]; ok {
 			delete(s.subs, string(f))
-			l.srv.router.Unsubscribe(s, f)
+			l.srv.unsubscribeRouter(s, string(f))
 			rc = codec.Success
 		}
 		codes = append(codes, rc)

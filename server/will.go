@@ -56,3 +56,17 @@ func (l *loop) onConnectionLost(c *client, s *session) {
 	st.pendingWill = w
 	st.willAt = time.Now().Unix() + int64(w.delay) + 1 // whole seconds: late by < 1 s, never early
 }
+
+// checkWill drops a will the client may not publish, once its identity is
+// complete (the session is attached): Mosquitto checks the same write
+// permission before it sends a will. Owner only.
+func (l *loop) checkWill(c *client) {
+	if c.x == nil || c.x.will == nil || l.mayPublish(c, c.x.will.m.Topic) {
+		return
+	}
+	l.srv.stats.deniedPublish.Add(1)
+	if l.srv.logInfo {
+		l.srv.log.Info("will dropped: the client may not publish to its topic", "client_id", c.clientID(), "topic", string(c.x.will.m.Topic))
+	}
+	c.x.will = nil
+}

@@ -78,6 +78,11 @@ type (
 	starter interface {
 		start(ctx context.Context, srv *server.Server, log *slog.Logger) (stop func(), err error)
 	}
+	// attacher runs between server.New and Start (e.g. to join a cluster,
+	// which must be set before the loops start).
+	attacher interface {
+		attach(srv *server.Server, log *slog.Logger) error
+	}
 	// reloader runs on SIGHUP.
 	reloader interface {
 		reload(log *slog.Logger)
@@ -288,6 +293,13 @@ func run(args []string) error {
 	srv, err := server.New(o.cfg, log)
 	if err != nil {
 		return err
+	}
+	for _, g := range o.groups {
+		if a, ok := g.(attacher); ok {
+			if err := a.attach(srv, log); err != nil {
+				return err
+			}
+		}
 	}
 	if err := srv.Start(); err != nil {
 		return err
