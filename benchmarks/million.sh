@@ -159,7 +159,7 @@ fi
 
 PORT=$(free_port)
 PPORT=$(free_port "$PORT")
-bin/cp7 -listen "127.0.0.1:$PORT" -store memory -log-level warn -pprof "127.0.0.1:$PPORT" >"$WORK/cp7.log" 2>&1 &
+bin/cp7 -listen "127.0.0.1:$PORT" -admin-listen "" -store memory -log-level warn -pprof "127.0.0.1:$PPORT" >"$WORK/cp7.log" 2>&1 &
 BROKER_PID=$!
 wait_port "$PORT" || { say "cp7 did not start listening on $PORT:"; cat "$WORK/cp7.log"; exit 1; }
 

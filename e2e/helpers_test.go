@@ -387,7 +387,7 @@ var (
 // loopback port (plus extra args), and returns once it listens.
 func startNode(t testing.TB, name string, extra ...string) *node {
 	t.Helper()
-	args := []string{"-listen", "127.0.0.1:0", "-tls-listen", "", "-ws-listen", "", "-wss-listen", "", "-log-level", "info"}
+	args := []string{"-listen", "127.0.0.1:0", "-tls-listen", "", "-ws-listen", "", "-wss-listen", "", "-admin-listen", "", "-log-level", "info"}
 	args = append(args, extra...)
 	p := startProc(t, name, t.TempDir(), cp7Binary(t), args...)
 	n := &node{proc: p}

@@ -84,7 +84,7 @@ func (l *loop) authStep(c *client, data []byte) error {
 	st := c.x.auth
 	reply, done, rc := st.ex.Step(data)
 	if rc != codec.Success {
-		l.srv.stats.authFailed.Add(1)
+		l.event(evAuthFailed)
 		c.x.auth = nil
 		if st.reauth {
 			return protoErr(rc, "re-authentication failed") // [MQTT-4.12.1-2]

@@ -89,7 +89,7 @@ func (p *authPool) work() {
 				l.authAnswered(j)
 			}) {
 				// The connection's loop ended with it: nothing to answer.
-				l.srv.stats.authPending.Add(-1)
+				l.srv.authPending.Add(-1)
 			}
 		}
 	}
@@ -124,17 +124,17 @@ func (l *loop) authenticate(c *client, p *codec.Connect, req attachReq) error {
 	j.info.Username = j.buf[:n:n]
 	j.info.Password = j.buf[n:]
 	if !srv.auth.submit(j) {
-		srv.stats.authBusy.Add(1)
+		l.event(evAuthBusy)
 		return l.refuse(c, codec.ServerBusy, "too many authentications waiting (the auth queue is full): retry later")
 	}
-	srv.stats.authPending.Add(1)
+	srv.authPending.Add(1)
 	c.state = stateChecking
 	return nil
 }
 
 // authAnswered runs on the connection's loop with a worker's answer.
 func (l *loop) authAnswered(j *authJob) {
-	l.srv.stats.authPending.Add(-1)
+	l.srv.authPending.Add(-1)
 	c := j.c
 	if c.state != stateChecking {
 		return // closed (or timed out) while the check ran
@@ -155,7 +155,7 @@ func (l *loop) authAnswered(j *authJob) {
 // success the method's user name and topic rules become the client's.
 func (l *loop) authDecided(c *client, req attachReq, rc codec.ReasonCode, info *ConnInfo) error {
 	if rc != codec.Success {
-		l.srv.stats.authFailed.Add(1)
+		l.event(evAuthFailed)
 		return l.refuse(c, rc, "authentication failed")
 	}
 	if info.User != "" && info.User != c.username() {

@@ -22,7 +22,7 @@ func TestHandOverShedsQoS0PastTheBacklog(t *testing.T) {
 	}
 	bb.l.handOver(target, s, m, deliverOpts{qos: 0})
 	bb.l.endTurn()
-	if got := bb.srv.stats.droppedBacklog.Load(); got != 1 {
+	if got := bb.srv.Stats().DroppedBacklog; got != 1 {
 		t.Fatalf("droppedBacklog %d, want 1 once the backlog passed the limit", got)
 	}
 	bb.l.handOver(target, s, m, deliverOpts{qos: 1})

@@ -56,6 +56,8 @@ type client struct {
 	// gnet to keep the order. While clear, nothing needs gnet's connection
 	// struct, which for a quiet subscriber is cold in the cache.
 	gnetHolds bool
+	// why is the first reason recorded for the connection's end (metrics).
+	why closeReason
 }
 
 // clientExtra holds what only some connections need.
@@ -68,6 +70,7 @@ type clientExtra struct {
 	auth         *authState // enhanced authentication in progress
 	authMethod   string     // v5 method the client authenticated with
 	proxyPending bool       // a PROXY header is expected before MQTT
+	listener     uint8      // lstTLS, lstWS, ... (gnet connections are lstTCP); fills padding
 	acl          *clientACL // topic rules from authentication, cached view (server/authorize.go)
 }
 
@@ -76,6 +79,24 @@ func (c *client) ext() *clientExtra {
 		c.x = &clientExtra{}
 	}
 	return c.x
+}
+
+// setWhy records why the connection ends, unless a reason came first.
+func (c *client) setWhy(r closeReason) {
+	if c.why == closeUnknown {
+		c.why = r
+	}
+}
+
+// listener is the index of the listener the connection came through.
+func (c *client) listener() uint8 {
+	if c.gc != nil {
+		return lstTCP
+	}
+	if c.x != nil && c.x.listener != 0 {
+		return c.x.listener
+	}
+	return lstOther
 }
 
 // remoteAddr is the client's address as reported (logs, auth).
@@ -148,6 +169,8 @@ func (c *client) flush() {
 			}
 			if err != nil {
 				c.closing = true
+			} else {
+				c.l.count.netOut += uint64(len(b.B))
 			}
 		}
 		pool.Put(b)

@@ -62,7 +62,7 @@ func (srv *Server) FromBus(msgs [][]byte) {
 			msgs[i] = nil
 			m, err := decodeBusMessage(b, l.now)
 			if err != nil {
-				srv.stats.droppedBus.Add(1)
+				srv.goCtr.drop(dropBus)
 				srv.log.Warn("cluster: dropping a malformed message from the bus", "err", err)
 				continue
 			}
@@ -87,7 +87,7 @@ func (srv *Server) FromBusShared(group, filter string, b []byte) {
 		l.now = time.Now()
 		m, err := decodeBusMessage(b, l.now)
 		if err != nil {
-			srv.stats.droppedBus.Add(1)
+			srv.goCtr.drop(dropBus)
 			return
 		}
 		d, ok := srv.router.PickShared(group, filter, nil)
@@ -114,7 +114,7 @@ func (srv *Server) SetRetainedFromBus(topic string, msg []byte) {
 	}
 	m, err := decodeBusMessage(msg, time.Now())
 	if err != nil {
-		srv.stats.droppedBus.Add(1)
+		srv.goCtr.drop(dropBus)
 		return
 	}
 	m.Retain = true

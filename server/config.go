@@ -63,6 +63,10 @@ type Config struct {
 	SharedStrategy router.SharedStrategy
 	// RouterShards is the number of subscription table shards.
 	RouterShards int
+	// SysInterval is how often the $SYS/broker/... topics are published
+	// (retained); 0 (the library's default) turns them off. cp7 runs with
+	// 10s (-sys-interval).
+	SysInterval time.Duration
 
 	// ProxyProtocol, when set, makes the TCP listener expect a PROXY protocol
 	// v1/v2 header from peers in ProxyTrusted before the MQTT bytes.
@@ -138,6 +142,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server: max QoS %d is not a QoS: use 0, 1 or 2", c.MaxQoS)
 	case c.ReceiveMaximum == 0:
 		return fmt.Errorf("server: receive maximum 0 is not allowed [MQTT-3.2.2.3.3]: use 1 to 65535")
+	case c.SysInterval < 0:
+		return fmt.Errorf("server: $SYS interval %v is negative: use 0 (off) or a duration such as 10s", c.SysInterval)
 	case c.AuthWorkers < 0 || c.AuthQueue < 0:
 		return fmt.Errorf("server: auth workers %d and auth queue %d must not be negative: use 0 for the defaults", c.AuthWorkers, c.AuthQueue)
 	case c.MaxClientIDLen < 23:

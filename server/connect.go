@@ -88,7 +88,7 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 	}
 
 	if st := cfg.Store; st != nil && expiry != 0 && !st.Accepting() {
-		l.srv.stats.refusedStore.Add(1)
+		l.event(evRefusedStore)
 		return l.refuse(c, codec.QuotaExceeded, "the store cannot take a persistent session now (disk full or store error)")
 	}
 	if p.WillFlag {
@@ -161,7 +161,7 @@ func (l *loop) takeOver(s *session, r attachReq) {
 		l.disconnect(old, codec.SessionTakenOver)
 		old.sess = nil
 		s.c = nil
-		s.connected.Store(false)
+		s.setFlag(flagConnected, false)
 	}
 	present := !r.clean && s.expiry != 0
 	if !present {
@@ -225,14 +225,16 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 		l.trim(s)
 	}
 	l.saveSession(s)
-	s.connected.Store(true)
+	s.setFlag(flagConnected, true)
 	l.writeConnack(c, r, present)
 	c.state = stateConnected
 	c.lastActive = l.now.UnixMilli()
-	l.srv.stats.connects.Add(1)
+	s.since = uint32(l.now.Unix())
+	l.ctr.connects.Add(1)
+	l.ctr.connected[c.listener()][versionIndex(c.version)].Add(1)
 	if l.srv.logInfo {
 		l.srv.log.Info("client connected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
-			"version", c.version, "keepalive", c.keepAlive, "session_present", present)
+			"listener", listenerNames[c.listener()], "version", c.version, "keepalive", c.keepAlive, "session_present", present)
 	}
 	if due := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive)); c.keepAlive > 0 && due < int64(c.wheelDue) {
 		// Only when sooner than the CONNECT-timeout entry, which otherwise
@@ -299,7 +301,7 @@ func (l *loop) writeConnack(c *client, r attachReq, present bool) {
 
 // refuse answers a CONNECT with a failing CONNACK and closes [MQTT-3.2.2-5].
 func (l *loop) refuse(c *client, rc codec.ReasonCode, why string) error {
-	l.srv.stats.connectsRefused.Add(1)
+	c.setWhy(closeRefused)
 	ack := codec.Connack{ReasonCode: rc}
 	if c.version != codec.Version5 {
 		ack.ReasonCode = codec.ReasonCode(codec.V3ConnackCode(rc))

@@ -55,7 +55,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	}
 	if qos == 0 {
 		if c == nil || c.state != stateConnected || c.closing {
-			l.srv.stats.droppedOffline.Add(1)
+			l.drop(dropOffline)
 			return
 		}
 		if c.queuedBytes() > l.srv.cfg.MaxOutboundBytes {
@@ -70,7 +70,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	if len(opt.subIDs) > 0 {
 		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
 	}
-	if opt.ref != 0 && !s.durable.Load() {
+	if opt.ref != 0 && !s.isDurable() {
 		l.sbatch().DeleteRef(s.id, opt.ref) // the session stopped being persistent meanwhile
 		o.opt.ref = 0
 		l.unrefMsg(o.m)
@@ -85,7 +85,7 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 // slowConsumer drops a QoS 0 delivery to a connection whose outbound bytes
 // passed the limit, and disconnects it past twice the limit.
 func (l *loop) slowConsumer(c *client) {
-	l.srv.stats.droppedSlow.Add(1)
+	l.drop(dropSlow)
 	if c.queuedBytes() > 2*l.srv.cfg.MaxOutboundBytes {
 		l.srv.log.Warn("disconnecting slow consumer", "client_id", c.clientID(),
 			"queued_bytes", c.queuedBytes(), "limit", l.srv.cfg.MaxOutboundBytes)
@@ -108,7 +108,7 @@ func (l *loop) window(c *client) int {
 func (l *loop) enqueue(s *session, o *outbound) {
 	max := l.srv.cfg.MaxQueued
 	if max == 0 {
-		l.srv.stats.droppedQueueFull.Add(1)
+		l.drop(dropQueueFull)
 		l.dropRef(s, o)
 		return
 	}
@@ -118,7 +118,9 @@ func (l *loop) enqueue(s *session, o *outbound) {
 		copy(st.queue, st.queue[1:])
 		st.queue[len(st.queue)-1] = nil
 		st.queue = st.queue[:len(st.queue)-1]
-		l.srv.stats.droppedQueueFull.Add(1)
+		l.drop(dropQueueFull)
+	} else {
+		l.ctr.queued.Add(1)
 	}
 	st.queue = append(st.queue, o)
 }
@@ -130,11 +132,12 @@ func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
 	o.state = outWaitAck
 	o.sentAt = l.now.Unix()
 	st.inflight = append(st.inflight, o)
+	l.ctr.inflight.Add(1)
 	if l.sendAfterCommit(c, s, o) {
 		return // its packet id must be stored before the receiver sees it
 	}
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
-		s.removeInflight(o.pid) // too large for this client: dropped and counted
+		l.removeInflight(s, o.pid) // too large for this client: dropped and counted
 		l.dropRef(s, o)
 		l.freeOutbound(o)
 	}
@@ -162,8 +165,9 @@ func (l *loop) fillWindow(s *session) {
 		o := st.queue[0]
 		st.queue[0] = nil
 		st.queue = st.queue[1:]
+		l.ctr.queued.Add(-1)
 		if o.m.expired(l.now) {
-			l.srv.stats.droppedExpired.Add(1)
+			l.drop(dropExpired)
 			l.dropRef(s, o)
 			continue
 		}
@@ -271,11 +275,12 @@ func (st *sessionState) findInflight(pid uint16) int {
 	return -1
 }
 
-func (s *session) removeInflight(pid uint16) *outbound {
+func (l *loop) removeInflight(s *session, pid uint16) *outbound {
 	i := s.findInflight(pid)
 	if i < 0 {
 		return nil
 	}
+	l.ctr.inflight.Add(-1)
 	st := s.st
 	o := st.inflight[i]
 	if o.unsent {
@@ -298,6 +303,8 @@ func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup boo
 	start := len(b)
 	if c.v5 == nil {
 		b = codec.AppendPublish(b, p, c.version)
+		l.count.msgsOut[qos]++
+		l.count.bytesOut[qos] += uint64(len(b) - start)
 		c.setBuf(b)
 		return true
 	}
@@ -308,9 +315,11 @@ func (l *loop) writePublish(c *client, m *Message, qos byte, pid uint16, dup boo
 	b = codec.AppendPublish(b, p, codec.Version5)
 	if max := c.v5.maxPacket; max != 0 && uint32(len(b)-start) > max {
 		c.setBuf(b[:start])
-		l.srv.stats.droppedTooLarge.Add(1)
+		l.drop(dropTooLarge)
 		return false
 	}
+	l.count.msgsOut[qos]++
+	l.count.bytesOut[qos] += uint64(len(b) - start)
 	if newAlias {
 		c.v5.commitAlias(m.Topic, alias)
 	}

@@ -80,6 +80,7 @@ func (l *loop) process(c *client, b []byte) (consumed int, closeNow bool) {
 		}
 	}
 	if consumed > 0 {
+		l.count.netIn += uint64(consumed)
 		c.lastActive = l.now.UnixMilli() // [MQTT-3.1.2-22] any packet counts
 	}
 	return consumed, false
@@ -126,6 +127,9 @@ func (l *loop) handle(c *client, h codec.FixedHeader, body []byte) error {
 		if err := pk.publish.Decode(h.Flags, body, c.version); err != nil {
 			return err
 		}
+		q := min(pk.publish.QoS, 2)
+		l.count.msgsIn[q]++
+		l.count.bytesIn[q] += uint64(h.HeaderLen + h.Remaining)
 		return l.onPublish(c, &pk.publish)
 	case codec.PUBACK, codec.PUBREC, codec.PUBCOMP:
 		if err := pk.ack.Decode(h.Type, body, c.version); err != nil {
@@ -183,10 +187,12 @@ func (l *loop) onDisconnect(c *client, p *codec.Disconnect) error {
 			c.sess.expiry = p.Props.SessionExpiry
 		}
 		if p.ReasonCode == codec.DisconnectWithWillMessage {
+			c.setWhy(closeClient)
 			c.end()
 			return nil
 		}
 	}
+	c.setWhy(closeClient)
 	c.graceful = true
 	c.takeWill()
 	c.end()
@@ -197,7 +203,8 @@ func (l *loop) onDisconnect(c *client, p *codec.Disconnect) error {
 // first gets DISCONNECT with the reason [MQTT-4.13.1-1]; the event is logged
 // with the client id and reason. No other client is affected.
 func (l *loop) fail(c *client, err error) {
-	l.srv.stats.protocolErrors.Add(1)
+	l.event(evProtocolError)
+	c.setWhy(closeProtocol)
 	rc := reasonOf(err)
 	var ce *connError
 	isConnErr := errors.As(err, &ce)
@@ -224,6 +231,18 @@ func (l *loop) disconnect(c *client, rc codec.ReasonCode) { l.disconnectWhy(c, r
 // (allowed on DISCONNECT whatever Request Problem Information says
 // [MQTT-3.1.2-29]).
 func (l *loop) disconnectWhy(c *client, rc codec.ReasonCode, why string) {
+	switch rc {
+	case codec.ServerShuttingDown:
+		c.setWhy(closeShutdown)
+	case codec.AdministrativeAction:
+		c.setWhy(closeKicked)
+	case codec.ServerBusy:
+		c.setWhy(closeSlow)
+	case codec.SessionTakenOver:
+		c.setWhy(closeTakenOver)
+	case codec.KeepAliveTimeout:
+		c.setWhy(closeKeepAlive)
+	}
 	if c.v5 != nil && c.state == stateConnected && !c.closing {
 		d := codec.Disconnect{ReasonCode: disconnectCode(rc)}
 		if why != "" && (c.v5.maxPacket == 0 || len(why)+16 <= int(c.v5.maxPacket)) { // [MQTT-3.1.2-25]
@@ -247,7 +266,21 @@ func (l *loop) closed(c *client) {
 	if c.out != nil {
 		c.out.B = c.out.B[:0]
 	}
-	l.srv.stats.disconnects.Add(1)
+	why := c.why
+	if why == closeUnknown {
+		switch {
+		case c.tookOver:
+			why = closeTakenOver
+		case c.graceful:
+			why = closeClient
+		default:
+			why = closeLost
+		}
+	}
+	l.ctr.closes[why].Add(1)
+	if prev == stateConnected {
+		l.ctr.connected[c.listener()][versionIndex(c.version)].Add(-1)
+	}
 	s := c.sess
 	c.sess = nil
 	if prev != stateConnected || s == nil {
@@ -255,10 +288,11 @@ func (l *loop) closed(c *client) {
 	}
 	if s.c == c {
 		s.c = nil
-		s.connected.Store(false)
+		s.setFlag(flagConnected, false)
 	}
 	if l.srv.logDebug {
-		l.srv.log.Debug("client disconnected", "client_id", s.id, "graceful", c.graceful, "taken_over", c.tookOver)
+		l.srv.log.Debug("client disconnected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
+			"listener", listenerNames[c.listener()], "reason", closeNames[why])
 	}
 	if c.tookOver {
 		return // the session lives on with the new connection

@@ -116,7 +116,7 @@ func (l *loop) completePub(p *pendingPub, err error) {
 		return
 	}
 	if err != nil {
-		l.srv.stats.refusedStore.Add(1)
+		l.event(evRefusedStore)
 		for i := range p.xs {
 			if p.xs[i].opt.ref != 0 {
 				l.unrefMsg(p.xs[i].m)
@@ -231,7 +231,7 @@ func (l *loop) dropRef(s *session, o *outbound) {
 	if o.opt.ref == 0 {
 		return
 	}
-	if s.durable.Load() {
+	if s.isDurable() {
 		l.sbatch().DeleteRef(s.id, o.opt.ref)
 	}
 	o.opt.ref = 0
@@ -241,7 +241,7 @@ func (l *loop) dropRef(s *session, o *outbound) {
 // saveRef rewrites o's reference with its state and packet id (QoS 2: the
 // id must survive a restart so the receiver can spot a duplicate).
 func (l *loop) saveRef(s *session, o *outbound) {
-	if o.opt.ref == 0 || !s.durable.Load() {
+	if o.opt.ref == 0 || !s.isDurable() {
 		return
 	}
 	state := store.RefSent
@@ -281,15 +281,15 @@ func (l *loop) saveSession(s *session) {
 			RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, ID: sub.ID})
 	}
 	l.sbatch().PutSession(&rec)
-	s.durable.Store(true)
+	s.setFlag(flagDurable, true)
 }
 
 // forgetSession deletes s's record and references. Owner only.
 func (l *loop) forgetSession(s *session) {
-	if l.srv.cfg.Store == nil || !s.durable.Load() {
+	if l.srv.cfg.Store == nil || !s.isDurable() {
 		return
 	}
-	s.durable.Store(false)
+	s.setFlag(flagDurable, false)
 	l.sbatch().DeleteSession(s.id)
 }
 
@@ -362,10 +362,6 @@ func (l *loop) storeRetained(m *Message, del bool) {
 	l.sbatch().PutRetained(&sm)
 }
 
-// Ready reports whether the broker has finished start-up (with a store:
-// recovered it) and serves. The admin endpoint's /readyz uses it.
-func (srv *Server) Ready() bool { return srv.ready.Load() && srv.Healthy() == nil }
-
 var _ = router.Sub{}
 
 // markDurable fills l.refs with 1 for each of l.match's deliveries that
@@ -377,7 +373,7 @@ func (l *loop) markDurable(m *Message) int {
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		var ref uint64
-		if s, ok := d.Client.(*session); ok && s.durable.Load() && min(m.QoS, d.QoS) > 0 {
+		if s, ok := d.Client.(*session); ok && s.isDurable() && min(m.QoS, d.QoS) > 0 {
 			ref = 1
 			n++
 		}
@@ -393,10 +389,10 @@ func (l *loop) markDurable(m *Message) int {
 func (l *loop) publishDurable(c *client, p *codec.Publish, m *Message) error {
 	s := c.sess
 	l.srv.router.Match(m.Topic, s, &l.match)
-	qos2 := p.QoS == 2 && s.durable.Load()
+	qos2 := p.QoS == 2 && s.isDurable()
 	n := l.markDurable(m)
 	if (n > 0 || p.Retain || qos2) && !l.srv.cfg.Store.Accepting() {
-		l.srv.stats.refusedStore.Add(1)
+		l.event(evRefusedStore)
 		if c.v5 == nil {
 			// 3.1.1 has no way to say "not now" in PUBACK/PUBREC.
 			return protoErr(codec.QuotaExceeded, "a QoS 1/2 publish cannot be stored (disk full or store error); it may be sent again after reconnecting")
@@ -493,7 +489,7 @@ func (l *loop) completeOutbound(p *pendingPub, ok bool) {
 		return
 	}
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
-		s.removeInflight(o.pid) // too large for this client: dropped and counted
+		l.removeInflight(s, o.pid) // too large for this client: dropped and counted
 		l.dropRef(s, o)
 		l.freeOutbound(o)
 	}
@@ -503,7 +499,7 @@ func (l *loop) completeOutbound(p *pendingPub, ok bool) {
 // just stored) until that write commits. It returns false when the store
 // is off or o has no stored reference: write it now.
 func (l *loop) sendAfterCommit(c *client, s *session, o *outbound) bool {
-	if o.opt.ref == 0 || o.qos != 2 || !s.durable.Load() {
+	if o.opt.ref == 0 || o.qos != 2 || !s.isDurable() {
 		return false
 	}
 	l.saveRef(s, o)
@@ -513,7 +509,7 @@ func (l *loop) sendAfterCommit(c *client, s *session, o *outbound) bool {
 
 // pubrelAfterCommit sends PUBREL once o's PUBREC'd state is stored.
 func (l *loop) pubrelAfterCommit(c *client, s *session, o *outbound) bool {
-	if o.opt.ref == 0 || !s.durable.Load() {
+	if o.opt.ref == 0 || !s.isDurable() {
 		return false
 	}
 	l.saveRef(s, o)

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -12,9 +14,10 @@ import (
 // Every callback runs on the connection's event loop.
 type gnetHandler struct {
 	gnet.BuiltinEventEngine
-	srv   *Server
-	loops sync.Map // gnet.EventLoop -> *loop
-	boot  chan gnet.Engine
+	srv    *Server
+	loops  sync.Map // gnet.EventLoop -> *loop
+	nloops atomic.Int32
+	boot   chan gnet.Engine
 }
 
 // loopOf returns the broker loop bound to a gnet event loop, creating it the
@@ -25,6 +28,7 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	}
 	q := &taskQueue{}
 	l := newLoop(h.srv, nil)
+	l.tq = q
 	q.drain = gnet.RunnableFunc(func(context.Context) error {
 		q.run()
 		l.endTurn()
@@ -33,6 +37,7 @@ func (h *gnetHandler) loopOf(el gnet.EventLoop) *loop {
 	l.post = func(task func()) bool { return q.post(el, task) }
 	v, loaded := h.loops.LoadOrStore(el, l)
 	if !loaded {
+		l.name = strconv.Itoa(int(h.nloops.Add(1)) - 1)
 		h.srv.addLoop(l)
 	}
 	return v.(*loop)
@@ -45,6 +50,9 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen allocates only the small client struct: no buffer, map or timer.
 func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if h.srv.stopping.Load() {
+		return nil, gnet.Close // shutting down: accept nothing new
+	}
 	l := h.loopOf(gc.EventLoop())
 	now := time.Now()
 	c := &client{l: l, gc: gc, lastActive: now.UnixMilli()}
@@ -56,7 +64,7 @@ func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	gc.SetContext(c)
 	l.wheel.add(c, secondsCeil(c.lastActive+h.srv.cfg.ConnectTimeout.Milliseconds()))
-	h.srv.stats.connections.Add(1)
+	l.ctr.open.Add(1)
 	return nil, gnet.None
 }
 
@@ -79,8 +87,8 @@ func (h *gnetHandler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	h.srv.stats.connections.Add(-1)
 	l := c.l
+	l.ctr.open.Add(-1)
 	l.now = time.Now()
 	l.closed(c)
 	l.endTurn()

@@ -63,7 +63,15 @@ func (srv *Server) ServeConn(nc net.Conn) {
 	if p, ok := nc.(peerCN); ok {
 		x.cn = p.PeerCommonName()
 	}
-	srv.stats.connections.Add(1)
+	x.listener = lstOther
+	if k, ok := nc.(interface{ ListenerKind() string }); ok {
+		for i, n := range listenerNames {
+			if n == k.ListenerKind() {
+				x.listener = uint8(i)
+			}
+		}
+	}
+	srv.goCtr.open.Add(1)
 	g.post(func() { l.wheel.add(c, secondsCeil(c.lastActive+srv.cfg.ConnectTimeout.Milliseconds())) })
 
 	type result struct {
@@ -122,7 +130,7 @@ func (srv *Server) ServeConn(nc net.Conn) {
 		l.now = time.Now()
 		l.closed(c)
 	})
-	srv.stats.connections.Add(-1)
+	srv.goCtr.open.Add(-1)
 	close(stop)
 	<-done
 }

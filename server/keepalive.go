@@ -22,7 +22,8 @@ func (c *client) expire(l *loop, now int64) int64 {
 			deadline += int64(l.srv.cfg.ConnectTimeout.Seconds())
 		}
 		if now >= deadline {
-			l.srv.stats.connectTimeouts.Add(1)
+			l.event(evConnectTimeout)
+			c.setWhy(closeConnectTimeout)
 			if l.srv.logInfo {
 				l.srv.log.Info("closing connection", "remote", addrString(c.remoteAddr()), "reason", "no CONNECT (or no end of authentication) within the connect timeout")
 			}
@@ -36,7 +37,8 @@ func (c *client) expire(l *loop, now int64) int64 {
 	}
 	deadline := secondsCeil(c.lastActive + keepAliveGrace(c.keepAlive))
 	if now >= deadline {
-		l.srv.stats.keepAliveTimeouts.Add(1)
+		l.event(evKeepAliveTimeout)
+		c.setWhy(closeKeepAlive)
 		if l.srv.logInfo {
 			l.srv.log.Info("closing connection", "client_id", c.clientID(), "remote", addrString(c.remoteAddr()), "reason", "keepalive timeout")
 		}

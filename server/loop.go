@@ -37,10 +37,17 @@ type loop struct {
 	outbox     map[*loop]*xferBatch // deliveries for sessions owned by other loops
 	wheel      wheel
 	now        time.Time // cached wall clock for this turn (message expiry)
-	// count holds this turn's per-packet counters: added to the shared
-	// stats once per turn, not once per packet, so loops do not bounce the
-	// stats' cache lines between cores on every publish.
-	count struct{ packetsIn, received, acked, deniedReceive uint64 }
+	// count holds this turn's per-message figures: added to the loop's
+	// counters (ctr) once per turn, not once per packet.
+	count turnCounts
+	// ctr are the loop's counters (counters.go); goroutine connections'
+	// loops share the server's goCtr.
+	ctr *loopCounters
+	// name labels the loop's backlog in Metrics ("" for goroutine
+	// connections' loops, which are not listed one by one)
+	name string
+	tq   *taskQueue // a gnet loop's task queue, for its backlog
+	hot  *hotTopics // sampled busiest topics; nil on goroutine connections' loops
 
 	// spares of the QoS 1/2 bookkeeping, reused instead of allocated per
 	// message (bounded by maxSpares)
@@ -103,14 +110,15 @@ type xfer struct { // also a delivery waiting for a commit (pendingPub)
 }
 
 func newLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, scratch: new(scratch)}
+	l := &loop{srv: srv, post: post, scratch: new(scratch), ctr: new(loopCounters), hot: new(hotTopics)}
+	srv.addCounters(l.ctr)
 	l.wheel.init(time.Now(), wheelSlots)
 	return l
 }
 
 // newConnLoop makes the loop of one goroutine connection (TLS, WebSocket).
 func newConnLoop(srv *Server, post func(func()) bool) *loop {
-	l := &loop{srv: srv, post: post, ephemeral: true} // scratch: borrowed per batch
+	l := &loop{srv: srv, post: post, ephemeral: true, ctr: srv.goCtr} // scratch: borrowed per batch
 	l.wheel.init(time.Now(), 4)
 	return l
 }
@@ -162,7 +170,6 @@ func (l *loop) endTurn() {
 		return // a write ran OnClose inside gnet: the outer endTurn goes on
 	}
 	l.inTurn = true
-	l.flushCounts()
 	for len(l.dirty) > 0 {
 		batch := l.dirty
 		l.dirty = l.spare[:0]
@@ -173,6 +180,7 @@ func (l *loop) endTurn() {
 		}
 		l.spare = batch[:0]
 	}
+	l.flushCounts()
 	l.inTurn = false
 	if l.sb != nil {
 		l.submitStore() // before the hand-overs: their receivers' writes come after
@@ -198,31 +206,13 @@ func (l *loop) endTurn() {
 	}
 }
 
-// flushCounts adds this turn's counters to the server's.
-func (l *loop) flushCounts() {
-	st := &l.srv.stats
-	if n := l.count.packetsIn; n != 0 {
-		st.packetsIn.Add(n)
-	}
-	if n := l.count.received; n != 0 {
-		st.received.Add(n)
-	}
-	if n := l.count.acked; n != 0 {
-		st.acked.Add(n)
-	}
-	if n := l.count.deniedReceive; n != 0 {
-		st.deniedReceive.Add(n)
-	}
-	l.count.packetsIn, l.count.received, l.count.acked, l.count.deniedReceive = 0, 0, 0, 0
-}
-
 // handOver queues a delivery for a session owned by another loop.
 func (l *loop) handOver(target *loop, s *session, m *Message, opt deliverOpts) {
 	if min(m.QoS, opt.qos) == 0 && target.backlog.Load() > int64(l.srv.cfg.MaxLoopBacklog) {
 		// The target loop is this far behind: shed QoS 0 rather than grow
 		// its queue without bound. QoS 1/2 still go (they are bounded by
 		// the sessions' windows and queues).
-		l.srv.stats.droppedBacklog.Add(1)
+		l.drop(dropBacklog)
 		return
 	}
 	if l.outbox == nil {
@@ -284,11 +274,24 @@ func (l *loop) receive(batch []xfer) {
 	}
 }
 
+// pending is the number of tasks waiting in a gnet loop's own queue.
+func (l *loop) pending() int64 {
+	if l.tq == nil {
+		return 0
+	}
+	l.tq.mu.Lock()
+	defer l.tq.mu.Unlock()
+	return int64(len(l.tq.tasks))
+}
+
 // tick runs once a second on the loop: keepalive, connect timeouts, will
 // delays and session expiry, from the loop's timing wheel.
 func (l *loop) tick(now time.Time) {
 	l.now = now
 	l.wheel.advance(now, l)
+	if l.hot != nil {
+		l.hot.decay(now)
+	}
 }
 
 // goLoop is the executor of a loop owned by a goroutine (TLS and WebSocket

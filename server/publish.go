@@ -47,7 +47,7 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	if l.srv.checkTopics && !l.mayPublish(c, topic) {
-		l.srv.stats.deniedPublish.Add(1)
+		l.event(evDeniedPublish)
 		// 3.1.1 has no way to refuse a publish: acknowledge and drop, as
 		// Mosquitto does, so the client does not resend it forever. v5
 		// says why in the PUBACK or PUBREC: 0x87 Not authorized
@@ -71,7 +71,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 		}
 	}
 	l.ownSrc, l.ownDst = nil, nil
-	l.count.received++
+	if l.hot != nil {
+		l.hot.sample(topic)
+	}
 	if p.QoS > 0 && l.srv.cfg.Store != nil {
 		return l.publishDurable(c, p, m)
 	}
@@ -124,7 +126,7 @@ func (l *loop) onPubrel(c *client, a *codec.Ack) {
 				st.qos2in[i] = st.qos2in[len(st.qos2in)-1]
 				st.qos2in = st.qos2in[:len(st.qos2in)-1]
 				rc = codec.Success
-				if s.durable.Load() {
+				if s.isDurable() {
 					l.sbatch().DeleteQoS2(s.id, a.PacketID)
 				}
 				break
@@ -177,7 +179,7 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 	}
 	// The flow is complete: the window and queue held the only reference.
-	o = s.removeInflight(a.PacketID)
+	o = l.removeInflight(s, a.PacketID)
 	l.dropRef(s, o)
 	l.freeOutbound(o)
 	l.count.acked++

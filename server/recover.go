@@ -52,7 +52,7 @@ func (srv *Server) recoverStore() error {
 			}
 			s, _ := srv.sessions.getOrCreate(rec.ID, p)
 			s.expiry = rec.Expiry
-			s.durable.Store(true)
+			s.setFlag(flagDurable, true)
 			for _, sub := range rec.Subs {
 				rs := router.Sub{Client: s, Filter: sub.Filter, QoS: sub.QoS, NoLocal: sub.NoLocal,
 					RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, ID: sub.ID}
@@ -88,12 +88,15 @@ func (srv *Server) recoverStore() error {
 			case r.State == store.RefSent && r.QoS == 2:
 				o.state = outWaitAck
 				sst.inflight = append(sst.inflight, o)
+				p.ctr.inflight.Add(1)
 			case r.State == store.RefReceived:
 				o.state = outWaitComp
 				sst.inflight = append(sst.inflight, o)
+				p.ctr.inflight.Add(1)
 			default:
 				o.pid = 0
 				sst.queue = append(sst.queue, o)
+				p.ctr.queued.Add(1)
 			}
 		},
 		QoS2: func(id string, pid uint16) {

@@ -29,8 +29,22 @@ type Server struct {
 	router   *router.Table
 	retained *router.RetainTree[*Message]
 	sessions registry
-	stats    stats
-	auth     *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
+	started  time.Time
+
+	// counters of every loop, summed by Metrics; goCtr is shared by the
+	// goroutine connections' loops (off the hot path) and goroutines that
+	// own no loop.
+	ctrMu      sync.Mutex
+	ctrs       []*loopCounters
+	goCtr      *loopCounters
+	collectMu  sync.Mutex
+	collectors []func() []Family
+	readyMu    sync.Mutex
+	notReady   map[string]string // HoldReady
+	// authPending counts CONNECTs waiting for an auth worker (not per
+	// publish: one add at the submit, one at the answer)
+	authPending atomic.Int64
+	auth        *authPool // runs cfg.Auth off the loops; nil without cfg.Auth
 	// cluster is nil on a single node; bus is the loop that routes the
 	// messages other nodes send (see cluster.go).
 	cluster Cluster
@@ -48,11 +62,12 @@ type Server struct {
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
-	goConns map[net.Conn]struct{} // TLS/WebSocket connections being served
+	// stopping is closed, readable without the lock (gnet's OnOpen)
+	stopping atomic.Bool
+	goConns  map[net.Conn]struct{} // TLS/WebSocket connections being served
 	// logInfo and logDebug say whether those levels are on, so per-connection
 	// log lines cost nothing (no formatting, no boxing) when they are off.
 	logInfo, logDebug bool
-	ready             atomic.Bool // Start finished (and recovered the store)
 	// checkTopics says whether any topic rules may apply (Config.ACL, or
 	// an Authenticator that may attach ClientRules): without, the publish
 	// and delivery paths skip authorization on this one test.
@@ -74,9 +89,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		retained: router.NewRetainTree[*Message](),
 		loops:    make(map[*loop]struct{}),
 		stop:     make(chan struct{}),
+		started:  time.Now(),
+		goCtr:    new(loopCounters),
 		logInfo:  log.Enabled(context.Background(), slog.LevelInfo),
 		logDebug: log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	srv.addCounters(srv.goCtr)
 	srv.checkTopics = cfg.ACL != nil || cfg.Auth != nil
 	if cfg.Auth != nil {
 		srv.auth = newAuthPool(cfg.Auth, cfg.AuthWorkers, cfg.AuthQueue)
@@ -89,15 +107,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 func (srv *Server) Start() error {
 	g := newGoLoop()
 	srv.parking = newLoop(srv, g.post)
+	srv.parking.name = "parking"
 	srv.addLoop(srv.parking)
 	if srv.cfg.Store != nil {
 		// Before the parking loop's goroutine and any listener start: the
-		// recovered sessions are its own until then.
+		// recovered sessions are its own until then. Ready says not ready
+		// meanwhile (/readyz).
+		srv.HoldReady("store", "recovering persistent sessions and retained messages")
 		if err := srv.recoverStore(); err != nil {
 			return err
 		}
+		srv.ReleaseReady("store")
 	}
-	defer srv.ready.Store(true)
 	srv.wg.Add(2)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()
@@ -177,15 +198,28 @@ func boundAddr(eng gnet.Engine, fallback string) net.Addr {
 	return a
 }
 
-// Close tells every connected v5 client the server is shutting down
-// (DISCONNECT 0x8B), closes every connection and stops the loops.
+// Close is Shutdown with two seconds for the clients' goodbyes.
 func (srv *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+// Shutdown stops accepting connections (new ones are closed at once), tells
+// every connected v5 client the server is shutting down (DISCONNECT 0x8B),
+// flushes what each connection has pending and closes it, then stops the
+// loops. It waits for the goodbyes until ctx is done. A connection ended
+// this way did not send DISCONNECT, so its will is due [MQTT-3.1.2-8]: at
+// once, or after its delay if the session outlives the broker (which needs
+// a durable store; see docs/DESIGN.md "Shutdown").
+func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.closeMu.Lock()
 	if srv.closed {
 		srv.closeMu.Unlock()
 		return nil
 	}
 	srv.closed = true
+	srv.stopping.Store(true)
 	srv.closeMu.Unlock()
 
 	var pending sync.WaitGroup
@@ -201,7 +235,7 @@ func (srv *Server) Close() error {
 			}
 		})
 	})
-	waitTimeout(&pending, 2*time.Second)
+	waitCtx(ctx, &pending)
 	// Goroutine connections are the broker's once handed to ServeConn:
 	// close those still open (not yet connected ones too).
 	srv.closeMu.Lock()
@@ -227,11 +261,17 @@ func (srv *Server) Close() error {
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	waitCtx(ctx, wg)
+}
+
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(d):
+	case <-ctx.Done():
 	}
 }
 
@@ -254,6 +294,7 @@ func (srv *Server) postToOwner(s *session, task func(l *loop)) {
 			break
 		}
 	}
+	srv.goCtr.drop(dropLoopGone)
 	srv.log.Warn("dropping a task for a session whose loop is gone", "client_id", s.id)
 }
 
@@ -275,6 +316,13 @@ func (srv *Server) ticker() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var ls []*loop
+	var sys sysState
+	if srv.cfg.SysInterval > 0 {
+		// The first $SYS snapshot goes out at once, so a subscriber of a
+		// fresh broker does not wait a whole interval.
+		sys.next = time.Now()
+		srv.sysTick(&sys, time.Now())
+	}
 	for {
 		select {
 		case <-srv.stop:
@@ -290,6 +338,7 @@ func (srv *Server) ticker() {
 				l := l
 				l.post(func() { l.tick(now) })
 			}
+			srv.sysTick(&sys, now)
 		}
 	}
 }
@@ -317,6 +366,39 @@ func (r *registry) each(fn func(s *session)) {
 			fn(s)
 		}
 	}
+}
+
+// HoldReady makes Ready fail with why until ReleaseReady(name): cmd/cp7
+// holds "listeners" until every listener is up; a store can hold "store"
+// until it has recovered.
+func (srv *Server) HoldReady(name, why string) {
+	srv.readyMu.Lock()
+	if srv.notReady == nil {
+		srv.notReady = make(map[string]string)
+	}
+	srv.notReady[name] = why
+	srv.readyMu.Unlock()
+}
+
+// ReleaseReady ends a HoldReady.
+func (srv *Server) ReleaseReady(name string) {
+	srv.readyMu.Lock()
+	delete(srv.notReady, name)
+	srv.readyMu.Unlock()
+}
+
+// Ready reports whether the broker should get traffic (/readyz): nil once
+// it is healthy and nothing holds readiness.
+func (srv *Server) Ready() error {
+	if err := srv.Healthy(); err != nil {
+		return err
+	}
+	srv.readyMu.Lock()
+	defer srv.readyMu.Unlock()
+	for name, why := range srv.notReady {
+		return fmt.Errorf("server: not ready: %s: %s", name, why)
+	}
+	return nil
 }
 
 // Healthy reports whether the broker serves: nil while running, an error

@@ -18,15 +18,16 @@ import (
 type session struct {
 	id        string
 	owner     atomic.Pointer[loop]
-	connected atomic.Bool
-	// durable is set while the store holds the session's record: messages
-	// routed to it (from any loop) are then stored with a reference.
-	durable atomic.Bool
+	// flags: flagConnected, and flagDurable while the store holds the
+	// session's record (messages routed to it from any loop are then
+	// stored with a reference). One word keeps session in its size class.
+	flags atomic.Uint32
 
 	// owner only
 	removed bool   // dropped from the registry; late tasks ignore it
 	onWheel bool   // on the owner's timing wheel
 	expiry  uint32 // session expiry interval in seconds; 0: ends with the connection
+	since   uint32 // Unix seconds of the last CONNACK (admin API; fills padding)
 	c       *client
 	subs    map[string]router.Sub
 	st      *sessionState // nil while there is nothing in flight, queued or pending
@@ -105,11 +106,33 @@ func keepSmall(list []*outbound) []*outbound {
 	return list[:0]
 }
 
+const (
+	flagConnected uint32 = 1 << iota
+	flagDurable
+)
+
+// setFlag sets or clears f; safe from any goroutine.
+func (s *session) setFlag(f uint32, on bool) {
+	for {
+		old := s.flags.Load()
+		v := old &^ f
+		if on {
+			v |= f
+		}
+		if s.flags.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// isDurable reports whether the store holds s's record; any goroutine.
+func (s *session) isDurable() bool { return s.flags.Load()&flagDurable != 0 }
+
 // ClientID implements router.Subscriber.
 func (s *session) ClientID() string { return s.id }
 
 // Connected implements router.Subscriber; safe from any goroutine.
-func (s *session) Connected() bool { return s.connected.Load() }
+func (s *session) Connected() bool { return s.flags.Load()&flagConnected != 0 }
 
 // outbound is a QoS 1/2 delivery in flight or queued for one session.
 type outbound struct { // see loop.newOutbound and loop.freeOutbound
@@ -278,6 +301,10 @@ func (l *loop) clearSession(s *session) {
 		s.subs = nil
 	}
 	l.redistributeShared(s)
+	if st := s.st; st != nil {
+		l.ctr.inflight.Add(-int64(len(st.inflight)))
+		l.ctr.queued.Add(-int64(len(st.queue)))
+	}
 	l.unrefAll(s)
 	l.forgetSession(s)
 	s.st = nil
@@ -309,7 +336,7 @@ func (s *session) expire(l *loop, now int64) int64 {
 			l.publishWill(w)
 		}
 		l.dropSession(s)
-		l.srv.stats.sessionsExpired.Add(1)
+		l.event(evSessionExpired)
 		s.onWheel = false
 		return 0
 	}

@@ -24,7 +24,7 @@ func (l *loop) redistributeShared(s *session) {
 			opt.qos = d.QoS
 			opt.subIDs = d.SubIDs
 			opt.ref = 0 // the old member's stored reference is dropped with it
-			l.srv.stats.redelivered.Add(1)
+			l.event(evRedelivered)
 			l.deliver(next, o.m, opt)
 		}
 	}

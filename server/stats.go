@@ -1,41 +1,7 @@
 package server
 
-import "sync/atomic"
-
-// stats are the broker's counters, updated with atomics from every loop.
-// Every limit that drops or refuses something counts it here.
-type stats struct {
-	connections       atomic.Int64
-	connects          atomic.Uint64
-	connectsRefused   atomic.Uint64
-	disconnects       atomic.Uint64
-	authFailed        atomic.Uint64
-	authBusy          atomic.Uint64
-	authPending       atomic.Int64
-	connectTimeouts   atomic.Uint64
-	keepAliveTimeouts atomic.Uint64
-	protocolErrors    atomic.Uint64
-	packetsIn         atomic.Uint64
-	received          atomic.Uint64
-	acked             atomic.Uint64
-	redelivered       atomic.Uint64
-	willsSent         atomic.Uint64
-	sessionsExpired   atomic.Uint64
-	deniedPublish     atomic.Uint64
-	deniedSubscribe   atomic.Uint64
-	deniedReceive     atomic.Uint64
-	dropped           atomic.Uint64
-	droppedOffline    atomic.Uint64
-	droppedSlow       atomic.Uint64
-	droppedQueueFull  atomic.Uint64
-	droppedExpired    atomic.Uint64
-	refusedStore      atomic.Uint64
-	droppedTooLarge   atomic.Uint64
-	droppedBacklog    atomic.Uint64
-	droppedBus        atomic.Uint64
-}
-
-// Stats is a snapshot of the counters.
+// Stats is a snapshot of the main counters, kept for callers that predate
+// Metrics (tests, tools). Metrics has every figure.
 type Stats struct {
 	Connections       int64
 	Sessions          int64
@@ -58,50 +24,56 @@ type Stats struct {
 	DeniedPublish     uint64
 	DeniedSubscribe   uint64
 	DeniedReceive     uint64 // deliveries (live, retained, queued) the subscriber may not read
-	Dropped           uint64 // hand-overs to loops that were gone
+	Dropped           uint64 // tasks for sessions whose loop was gone
 	DroppedOffline    uint64 // QoS 0 to offline sessions
 	DroppedSlow       uint64 // QoS 0 to connections over the outbound limit
 	DroppedQueueFull  uint64 // oldest queued message dropped for a new one
 	DroppedExpired    uint64 // message expiry passed while queued
-	RefusedStore      uint64 // durable work refused: the store could not take it (disk full, store error)
 	DroppedTooLarge   uint64 // above the client's Maximum Packet Size
 	DroppedBacklog    uint64 // QoS 0 hand-overs shed because the target loop was MaxLoopBacklog behind
 	DroppedBus        uint64 // malformed messages from other nodes
+	RefusedStore      uint64 // durable work refused: the store could not take it (disk full, store error)
 }
 
-// Stats returns the current counters.
+// Stats returns the current counters (summed over the loops, like Metrics).
 func (srv *Server) Stats() Stats {
-	s := &srv.stats
+	m := srv.Metrics()
+	var disc uint64
+	for _, n := range m.Disconnects {
+		disc += n
+	}
+	ev := func(e event) uint64 { return m.Events[eventInfo[e].name] }
+	dr := func(r dropReason) uint64 { return m.Dropped[dropNames[r]] }
 	return Stats{
-		Connections:       s.connections.Load(),
-		Sessions:          srv.sessions.count.Load(),
-		Retained:          srv.retained.Count(),
-		Subscriptions:     srv.router.Count(),
-		Connects:          s.connects.Load(),
-		ConnectsRefused:   s.connectsRefused.Load(),
-		Disconnects:       s.disconnects.Load(),
-		AuthFailed:        s.authFailed.Load(),
-		AuthBusy:          s.authBusy.Load(),
-		AuthPending:       s.authPending.Load(),
-		ConnectTimeouts:   s.connectTimeouts.Load(),
-		KeepAliveTimeouts: s.keepAliveTimeouts.Load(),
-		ProtocolErrors:    s.protocolErrors.Load(),
-		PacketsIn:         s.packetsIn.Load(),
-		MessagesReceived:  s.received.Load(),
-		Acked:             s.acked.Load(),
-		WillsSent:         s.willsSent.Load(),
-		SessionsExpired:   s.sessionsExpired.Load(),
-		DeniedPublish:     s.deniedPublish.Load(),
-		DeniedSubscribe:   s.deniedSubscribe.Load(),
-		DeniedReceive:     s.deniedReceive.Load(),
-		Dropped:           s.dropped.Load(),
-		DroppedOffline:    s.droppedOffline.Load(),
-		DroppedSlow:       s.droppedSlow.Load(),
-		DroppedQueueFull:  s.droppedQueueFull.Load(),
-		DroppedExpired:    s.droppedExpired.Load(),
-		RefusedStore:      s.refusedStore.Load(),
-		DroppedTooLarge:   s.droppedTooLarge.Load(),
-		DroppedBacklog:    s.droppedBacklog.Load(),
-		DroppedBus:        s.droppedBus.Load(),
+		Connections:       m.ConnectionsOpen,
+		Sessions:          m.Sessions,
+		Retained:          m.Retained,
+		Subscriptions:     m.Subscriptions,
+		Connects:          m.Connects,
+		ConnectsRefused:   m.Disconnects[closeNames[closeRefused]],
+		Disconnects:       disc,
+		AuthFailed:        ev(evAuthFailed),
+		AuthBusy:          ev(evAuthBusy),
+		AuthPending:       m.AuthPending,
+		ConnectTimeouts:   ev(evConnectTimeout),
+		KeepAliveTimeouts: ev(evKeepAliveTimeout),
+		ProtocolErrors:    ev(evProtocolError),
+		PacketsIn:         ev(evPacketsIn),
+		MessagesReceived:  m.MessagesReceived(),
+		Acked:             ev(evAcked),
+		WillsSent:         ev(evWillSent),
+		SessionsExpired:   ev(evSessionExpired),
+		DeniedPublish:     ev(evDeniedPublish),
+		DeniedSubscribe:   ev(evDeniedSubscribe),
+		DeniedReceive:     ev(evDeniedReceive),
+		Dropped:           dr(dropLoopGone),
+		DroppedOffline:    dr(dropOffline),
+		DroppedSlow:       dr(dropSlow),
+		DroppedQueueFull:  dr(dropQueueFull),
+		DroppedExpired:    dr(dropExpired),
+		DroppedTooLarge:   dr(dropTooLarge),
+		DroppedBacklog:    dr(dropBacklog),
+		DroppedBus:        dr(dropBus),
+		RefusedStore:      ev(evRefusedStore),
 	}
 }

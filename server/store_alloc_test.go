@@ -54,8 +54,8 @@ func TestQoS0AllocationsWithStore(t *testing.T) {
 	pkt := codec.AppendConnect(nil, &codec.Connect{ProtocolVersion: codec.Version311, KeepAlive: 60, ClientID: []byte("durable-sub")})
 	pkt = codec.AppendSubscribe(pkt, &codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{{Filter: []byte("sensors/#"), QoS: 1}}}, codec.Version311)
 	l.now = time.Now()
-	if n, closeNow := l.process(c, pkt); closeNow || n != len(pkt) || !c.sess.durable.Load() {
-		t.Fatalf("persistent subscriber: consumed %d of %d, close=%v, durable=%v", n, len(pkt), closeNow, c.sess.durable.Load())
+	if n, closeNow := l.process(c, pkt); closeNow || n != len(pkt) || !c.sess.isDurable() {
+		t.Fatalf("persistent subscriber: consumed %d of %d, close=%v, durable=%v", n, len(pkt), closeNow, c.sess.isDurable())
 	}
 	l.endTurn()
 	for deadline := time.Now().Add(5 * time.Second); l.sbDone < l.sbSeq && time.Now().Before(deadline); {

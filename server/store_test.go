@@ -39,7 +39,7 @@ func startDurable(t *testing.T, dir string, minFree uint64, configure func(*serv
 	srv, err := server.New(cfg, log)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
-	require.True(t, srv.Ready())
+	require.NoError(t, srv.Ready())
 	b := &durableBroker{srv: srv, st: st, log: lg}
 	t.Cleanup(b.stop)
 	return b

@@ -38,7 +38,7 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		}
 		if rc == 0 && l.srv.checkTopics && !l.maySubscribe(c, sub.Filter) {
 			rc = codec.NotAuthorized // 0x87, a SUBACK reason code for this filter [MQTT-3.9.3-1, 3.9.3-2]
-			l.srv.stats.deniedSubscribe.Add(1)
+			l.event(evDeniedSubscribe)
 		}
 		if rc != 0 {
 			if c.v5 == nil {

@@ -37,7 +37,7 @@ func (l *loop) publishWill(w *will) {
 		l.retain(m)
 	}
 	l.route(m)
-	l.srv.stats.willsSent.Add(1)
+	l.event(evWillSent)
 }
 
 // onConnectionLost runs the will of a connection that ended without a normal
@@ -64,7 +64,7 @@ func (l *loop) checkWill(c *client) {
 	if c.x == nil || c.x.will == nil || l.mayPublish(c, c.x.will.m.Topic) {
 		return
 	}
-	l.srv.stats.deniedPublish.Add(1)
+	l.event(evDeniedPublish)
 	if l.srv.logInfo {
 		l.srv.log.Info("will dropped: the client may not publish to its topic", "client_id", c.clientID(), "topic", string(c.x.will.m.Topic))
 	}

@@ -54,6 +54,14 @@ func (f *clusterFlags) apply(o *options) error {
 
 		InterestFold: f.fold,
 	}
+	if f.cfg.Enabled() {
+		o.clusterStatus = func() any {
+			if f.node == nil {
+				return nil
+			}
+			return f.node.Status()
+		}
+	}
 	if f.fold < 0 {
 		return fmt.Errorf("-cluster-interest-fold %d is negative: use 0 (off) or a filter count", f.fold)
 	}
@@ -85,6 +93,7 @@ func (f *clusterFlags) attach(srv *server.Server, log *slog.Logger) error {
 		return err
 	}
 	f.node = n
+	srv.AddCollector(n.Families)
 	return nil
 }
 

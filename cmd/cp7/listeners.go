@@ -9,13 +9,13 @@ import (
 	"os"
 
 	"github.com/cp7/cp7/server"
-	"github.com/cp7/cp7/server/admin"
 	"github.com/cp7/cp7/server/listener"
 	"github.com/cp7/cp7/server/proxyproto"
 )
 
 // listenerFlags are the flags of the goroutine listeners (TLS, WebSocket),
-// PROXY protocol, enhanced authentication and the admin endpoint. The names
+// PROXY protocol and enhanced authentication (the admin endpoint is in
+// ops.go). The names
 // are fixed: docs, deploy files and scripts use them.
 type listenerFlags struct {
 	tlsListen, tlsCert, tlsKey, tlsClientCA string
@@ -24,7 +24,6 @@ type listenerFlags struct {
 	wsListen, wssListen                     string
 	proxy                                   bool
 	proxyTrusted                            string
-	adminListen                             string
 	scramUsers                              string
 
 	trusted  *proxyproto.Trusted
@@ -42,7 +41,6 @@ func (f *listenerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.wssListen, "wss-listen", ":8084", "`ADDR` of the MQTT over WebSocket with TLS listener (path /mqtt); listens only with -tls-cert and -tls-key; empty turns it off")
 	fs.BoolVar(&f.proxy, "proxy-protocol", false, "expect a PROXY protocol v1/v2 header from trusted proxies on the TCP and TLS listeners")
 	fs.StringVar(&f.proxyTrusted, "proxy-trusted", "", "`CIDR,...` of the load balancers allowed to send PROXY headers (required with -proxy-protocol)")
-	fs.StringVar(&f.adminListen, "admin-listen", "", "`ADDR` of the admin HTTP listener serving GET /healthz for load-balancer checks; empty = off")
 	fs.StringVar(&f.scramUsers, "scram-users", "", "password `FILE` whose $scram-sha-256$ entries (salted keys, written by cp7 passwd -hash scram-sha-256; never passwords in clear) enable MQTT 5 enhanced authentication with SCRAM-SHA-256; -password-file does the same for its own entries")
 }
 
@@ -88,7 +86,7 @@ func (f *listenerFlags) apply(c *server.Config) error {
 	return nil
 }
 
-// start opens the TLS, WebSocket and admin listeners; the returned function
+// start opens the TLS and WebSocket listeners; the returned function
 // closes them.
 func (f *listenerFlags) start(ctx context.Context, srv *server.Server, log *slog.Logger) (func(), error) {
 	var stops []func()
@@ -152,17 +150,6 @@ func (f *listenerFlags) start(ctx context.Context, srv *server.Server, log *slog
 			return nil, err
 		}
 		serve("wss", l)
-	}
-	if f.adminListen != "" {
-		actx, cancel := context.WithCancel(ctx)
-		addr, err := admin.ListenAndServe(actx, f.adminListen, admin.Handler(srv.Healthy), log)
-		if err != nil {
-			cancel()
-			stopAll()
-			return nil, err
-		}
-		log.Info("listening", "transport", "admin-http", "addr", addr.String())
-		stops = append(stops, cancel)
 	}
 	return stopAll, nil
 }

@@ -51,11 +51,18 @@ type options struct {
 	shared   string
 	lst      listenerFlags
 	groups   []flagGroup
+	// set by ops.go's flags
+	logFormat       string
+	shutdownTimeout time.Duration
 
 	config string            // -config: the file read, if any
 	fs     *flag.FlagSet     // every flag, for `config check` and SIGHUP's diff
 	set    map[string]source // where each flag that is not at its default came from
 	level  slog.LevelVar     // -log-level, changed by SIGHUP
+
+	// clusterStatus is this node's cluster view for the admin API; nil on
+	// a single node (set by the cluster group once it has joined).
+	clusterStatus func() any
 }
 
 // flagGroup is one feature's flags, kept in a file of its own in this
@@ -219,7 +226,14 @@ func newLogger(o *options) (*slog.Logger, error) {
 		return nil, err
 	}
 	o.level.Set(lv)
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &o.level})), nil
+	opts := &slog.HandlerOptions{Level: &o.level}
+	switch o.logFormat {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: use text or json", o.logFormat)
 }
 
 func startProfile(kind string) (interface{ Stop() }, error) {
@@ -294,6 +308,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// /readyz fails until every listener below is up.
+	srv.HoldReady("listeners", "starting")
 	for _, g := range o.groups {
 		if a, ok := g.(attacher); ok {
 			if err := a.attach(srv, log); err != nil {
@@ -325,6 +341,7 @@ func run(args []string) error {
 		prev := stopListeners
 		stopListeners = func() { stop(); prev() }
 	}
+	srv.ReleaseReady("listeners")
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := range sig {
@@ -341,17 +358,5 @@ func run(args []string) error {
 		log.Info("shutting down", "signal", s.String())
 		break
 	}
-	done := make(chan struct{})
-	go func() {
-		stopListeners()
-		cancel()
-		_ = srv.Close()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		log.Error("shutdown took longer than 15s; exiting anyway")
-	}
-	return nil
+	return shutdown(srv, stopListeners, cancel, o.shutdownTimeout, log)
 }

@@ -1,5 +1,7 @@
-// Package admin serves the broker's operational HTTP endpoint: GET /healthz
-// for load balancers and orchestrators. Profiling is mounted elsewhere.
+// Package admin serves the broker's operational HTTP listener: health and
+// readiness for load balancers and orchestrators, Prometheus metrics, the
+// JSON API under /api/v1/ and the live dashboard (New). It runs on its own
+// goroutines, never on the event loops.
 package admin
 
 import (

@@ -24,6 +24,7 @@ func TestCluster(t *testing.T) {
 	t.Run("TakeOverAcrossNodes", func(t *testing.T) { testTakeOver(t, nodes) })
 	t.Run("ClaimRace", func(t *testing.T) { testClaimRace(t, nodes) })
 	t.Run("RetainedAcrossNodesAndRestart", func(t *testing.T) { testRetained(t, nodes) })
+	t.Run("StatusAPIAndMetrics", func(t *testing.T) { testStatusAPI(t, nodes) })
 }
 
 // A message published on one node at QoS 0, 1 and 2 reaches subscribers on

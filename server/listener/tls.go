@@ -64,6 +64,9 @@ type tlsConn struct {
 
 func (c *tlsConn) PeerCommonName() string { return c.cn }
 
+// ListenerKind names the listener in the broker's metrics.
+func (c *tlsConn) ListenerKind() string { return "tls" }
+
 // CertReloader serves a certificate and key (and client CAs) from files and
 // replaces them, without dropping connections, when Reload is called (on
 // SIGHUP) or when it sees the files change. A reload that fails keeps the

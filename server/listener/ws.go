@@ -159,6 +159,10 @@ func (w *wsServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return // the Upgrader has answered the client
 	}
 	c := newWSConn(ws, stateCN(r.TLS))
+	c.kind = "ws"
+	if r.TLS != nil {
+		c.kind = "wss"
+	}
 	defer c.Close()
 	w.srv.ServeConn(c)
 }

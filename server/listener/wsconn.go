@@ -34,8 +34,9 @@ var (
 // A read that fails (a deadline included) is final: WebSocket framing cannot
 // resume after a partial read, so the connection must then be closed.
 type wsConn struct {
-	ws *websocket.Conn
-	cn string
+	ws   *websocket.Conn
+	cn   string
+	kind string // "ws" or "wss"
 
 	r    io.Reader // the current message, nil between messages
 	rerr error     // sticky read error
@@ -143,6 +144,9 @@ func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadl
 
 // PeerCommonName is the verified client certificate's CommonName on wss://.
 func (c *wsConn) PeerCommonName() string { return c.cn }
+
+// ListenerKind names the listener in the broker's metrics: ws or wss.
+func (c *wsConn) ListenerKind() string { return c.kind }
 
 // Subprotocol is the negotiated WebSocket subprotocol: "mqtt" or "mqttv3.1".
 func (c *wsConn) Subprotocol() string { return c.ws.Subprotocol() }
