@@ -16,8 +16,8 @@ import (
 // owner stores the new owner and posts the attach to it, so the atomic store
 // orders every earlier write before the new owner's reads.
 type session struct {
-	id        string
-	owner     atomic.Pointer[loop]
+	id    string
+	owner atomic.Pointer[loop]
 	// flags: flagConnected, and flagDurable while the store holds the
 	// session's record (messages routed to it from any loop are then
 	// stored with a reference). One word keeps session in its size class.
