@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-short vet fuzz bench bench-tls bench-auth bench-acl bench-metrics million million-cluster decompose hostile clean config-example
+.PHONY: run build test test-short vet fuzz bench bench-tls bench-store bench-auth bench-acl bench-metrics million million-cluster decompose hostile clean config-example
 
 run:
 	$(GO) run ./cmd/cp7
@@ -44,6 +44,11 @@ bench:
 
 bench-tls:
 	./benchmarks/tls.sh
+
+# The durable store: recovery time and memory, QoS 1 into persistent sessions
+# (sizes: RETAINED=, SESSIONS=, QUEUED=, PAIRS=, RATE=, WINDOW=).
+bench-store:
+	./benchmarks/store.sh
 
 # authentication cost next to Mosquitto: connect rates, publish latency during a credential storm
 bench-auth:

@@ -94,7 +94,7 @@ start_broker() { # name port
 		BROKER_PID=$!
 		;;
 	cp7)
-		bin/cp7 -listen "127.0.0.1:$port" -admin-listen "" -log-level warn -max-inflight "$MAX_INFLIGHT" -max-queued "$MAX_QUEUED" >"$WORK/cp7.log" 2>&1 &
+		bin/cp7 -listen "127.0.0.1:$port" -admin-listen "" -store memory -log-level warn -max-inflight "$MAX_INFLIGHT" -max-queued "$MAX_QUEUED" >"$WORK/cp7.log" 2>&1 &
 		BROKER_PID=$!
 		;;
 	floor)

@@ -57,8 +57,8 @@ start() { # program port: starts it in the background as BROKER_PID
 	floor-epoll) bin/floor -listen "127.0.0.1:$p" >"$log" 2>&1 & ;;
 	floor-gnet-1) bin/floor -engine gnet -loops 1 -listen "127.0.0.1:$p" >"$log" 2>&1 & ;;
 	floor-gnet) bin/floor -engine gnet -listen "127.0.0.1:$p" >"$log" 2>&1 & ;;
-	cp7-1) bin/cp7 -listen "127.0.0.1:$p" -ws-listen "" -admin-listen "" -log-level warn -event-loops 1 -max-inflight 64 -max-queued 1000 >"$log" 2>&1 & ;;
-	cp7) bin/cp7 -listen "127.0.0.1:$p" -ws-listen "" -admin-listen "" -log-level warn -max-inflight 64 -max-queued 1000 >"$log" 2>&1 & ;;
+	cp7-1) bin/cp7 -listen "127.0.0.1:$p" -ws-listen "" -admin-listen "" -store memory -log-level warn -event-loops 1 -max-inflight 64 -max-queued 1000 >"$log" 2>&1 & ;;
+	cp7) bin/cp7 -listen "127.0.0.1:$p" -ws-listen "" -admin-listen "" -store memory -log-level warn -max-inflight 64 -max-queued 1000 >"$log" 2>&1 & ;;
 	mosquitto)
 		mosquitto_conf "$p" >"$WORK/mosquitto.conf"
 		mosquitto -c "$WORK/mosquitto.conf" >"$log" 2>&1 &

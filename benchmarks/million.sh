@@ -159,7 +159,7 @@ fi
 
 PORT=$(free_port)
 PPORT=$(free_port "$PORT")
-bin/cp7 -listen "127.0.0.1:$PORT" -admin-listen "" -log-level warn -pprof "127.0.0.1:$PPORT" >"$WORK/cp7.log" 2>&1 &
+bin/cp7 -listen "127.0.0.1:$PORT" -admin-listen "" -store memory -log-level warn -pprof "127.0.0.1:$PPORT" >"$WORK/cp7.log" 2>&1 &
 BROKER_PID=$!
 wait_port "$PORT" || { say "cp7 did not start listening on $PORT:"; cat "$WORK/cp7.log"; exit 1; }
 
@@ -186,7 +186,7 @@ CONNECT_LIMIT=$((COUNT / 500 + 60)) # seconds; at least 500 connections/s or it 
 # cp7bench connects (bounded by -connect-limit), then holds them -duration.
 CMD=(bin/cp7bench conn -p "$PORT" -c "$COUNT" -ifaddr "$SRC" -k 900 -cc 500 -procs 0
 	-duration "${HOLD}s" -connect-limit "${CONNECT_LIMIT}s" -broker-pid "$BROKER_PID" -quiet)
-echo "broker: bin/cp7 -listen 127.0.0.1:$PORT -log-level warn -pprof 127.0.0.1:$PPORT (pid $BROKER_PID)"
+echo "broker: bin/cp7 -listen 127.0.0.1:$PORT -store memory -log-level warn -pprof 127.0.0.1:$PPORT (pid $BROKER_PID)"
 echo "clients: ${CMD[*]}"
 "${CMD[@]}" >"$WORK/bench.out" 2>"$WORK/bench.err" &
 BENCH_PID=$!

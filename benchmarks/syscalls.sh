@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."; PORT=$((33000 + RANDOM % 1000))
 say() { printf 'syscalls.sh: %s\n' "$*" >&2; }
 # shellcheck source=benchmarks/lib.sh
 . benchmarks/lib.sh
-if [ $1 = cp7 ]; then bin/cp7 -listen 127.0.0.1:$PORT -admin-listen "" ${CP7ARGS:-} -log-level warn -ws-listen "" > /tmp/b.log 2>&1 & else
+if [ $1 = cp7 ]; then bin/cp7 -listen 127.0.0.1:$PORT -admin-listen "" -store memory ${CP7ARGS:-} -log-level warn -ws-listen "" > /tmp/b.log 2>&1 & else
 mosquitto_conf "$PORT" > /tmp/m.conf; mosquitto -c /tmp/m.conf > /tmp/b.log 2>&1 & fi
 PID=$!; sleep 1
 r0=$(awk '/syscr/{print $2}' /proc/$PID/io); w0=$(awk '/syscw/{print $2}' /proc/$PID/io)

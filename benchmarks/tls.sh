@@ -96,7 +96,7 @@ esac
 TCP_PORT=$(free_port)
 TLS_PORT=$(free_port "$TCP_PORT")
 BROKER_CMD=(bin/cp7 -listen "127.0.0.1:$TCP_PORT" -tls-listen "127.0.0.1:$TLS_PORT"
-	-tls-cert "$PKI/cert.pem" -tls-key "$PKI/key.pem" -ws-listen "" -wss-listen "" -admin-listen "" -log-level warn)
+	-tls-cert "$PKI/cert.pem" -tls-key "$PKI/key.pem" -ws-listen "" -wss-listen "" -admin-listen "" -store memory -log-level warn)
 say "starting: ${BROKER_CMD[*]}"
 "${BROKER_CMD[@]}" >"$WORK/cp7.log" 2>&1 &
 BROKER_PID=$!

@@ -93,7 +93,7 @@ func (l *loop) release(s *session, clean bool) []byte {
 		l.disconnect(old, codec.SessionTakenOver)
 		old.sess = nil
 		s.c = nil
-		s.connected.Store(false)
+		s.setFlag(flagConnected, false)
 	}
 	var state []byte
 	if keep {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cp7/cp7/router"
 	"github.com/cp7/cp7/server/proxyproto"
+	"github.com/cp7/cp7/server/store"
 )
 
 // Config holds the broker's settings. The zero value is not valid; start
@@ -139,6 +140,13 @@ type Config struct {
 	// EnhancedAuth are the MQTT 5 enhanced authentication methods offered
 	// (AUTH packet exchange), e.g. NewSCRAM.
 	EnhancedAuth []EnhancedAuthenticator
+
+	// Store, when set, makes persistent sessions and retained messages
+	// durable (server/store; cp7 opens it from -data-dir). nil keeps
+	// everything in memory, as DefaultConfig does: the cp7 binary turns the
+	// store on by default, the server package does not, so tests and
+	// embedders get no files unless they ask.
+	Store *store.Store
 }
 
 // DefaultConfig returns the settings `cp7` runs with when given no flags.

@@ -96,6 +96,10 @@ func (l *loop) onConnect(c *client, p *codec.Connect) error {
 		}
 	}
 
+	if st := cfg.Store; st != nil && expiry != 0 && !st.Accepting() {
+		l.event(evRefusedStore)
+		return l.refuse(c, codec.QuotaExceeded, "the store cannot take a persistent session now (disk full or store error)")
+	}
 	if p.WillFlag {
 		c.ext().will = newWill(p, l)
 	}
@@ -166,7 +170,7 @@ func (l *loop) takeOver(s *session, r attachReq) {
 		l.disconnect(old, codec.SessionTakenOver)
 		old.sess = nil
 		s.c = nil
-		s.connected.Store(false)
+		s.setFlag(flagConnected, false)
 	}
 	present := !r.clean && s.expiry != 0
 	if !present {
@@ -182,6 +186,11 @@ func (l *loop) takeOver(s *session, r attachReq) {
 	s.onWheel = false
 	s.owner.Store(r.target)
 	t := r.target
+	if l.sb != nil {
+		// What this turn wrote about s (a clean start's delete) must reach
+		// the store before anything the new owner writes about it.
+		l.submitStore()
+	}
 	if !t.post(func() { t.finishAttach(r, s, present) }) {
 		// The new connection's loop ended (its TLS/WebSocket connection
 		// closed meanwhile): keep the session here, offline, so it neither
@@ -224,7 +233,8 @@ func (l *loop) finishAttach(r attachReq, s *session, present bool) {
 		s.st.expireAt = 0
 		l.trim(s)
 	}
-	s.connected.Store(true)
+	l.saveSession(s)
+	s.setFlag(flagConnected, true)
 	l.writeConnack(c, r, present)
 	c.state = stateConnected
 	c.lastActive = l.now.UnixMilli()

@@ -35,6 +35,7 @@ const (
 	evRedelivered
 	evAcked
 	evPacketsIn
+	evRefusedStore
 	numEvents
 )
 
@@ -53,6 +54,7 @@ var eventInfo = [numEvents]struct{ name, help string }{
 	evRedelivered:      {"shared_redelivered", "Shared-subscription messages handed to another group member after a session ended."},
 	evAcked:            {"deliveries_acknowledged", "QoS 1/2 deliveries whose flow completed (PUBACK or PUBCOMP)."},
 	evPacketsIn:        {"packets_received", "MQTT control packets received after CONNECT."},
+	evRefusedStore:     {"store_refused", "QoS 1/2 publishes and persistent sessions refused because the durable store could not take them (disk nearly full, store error)."},
 }
 
 // dropReason says why a message was dropped. Every place that drops a

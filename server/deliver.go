@@ -13,6 +13,7 @@ type deliverOpts struct {
 	subIDs []uint32
 	group  string // "" unless delivered through $share/{group}/{filter}
 	filter string
+	ref    uint64 // the session's stored reference to the message; 0 if none
 }
 
 // own returns m itself if it may be kept, else one copy shared by every
@@ -32,6 +33,10 @@ func (l *loop) own(m *Message) *Message {
 // the meantime, the delivery follows it.
 func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	if s.removed {
+		if opt.ref != 0 { // written after the session's record was deleted
+			l.sbatch().DeleteRef(s.id, opt.ref)
+			l.unrefMsg(m)
+		}
 		return
 	}
 	if owner := s.owner.Load(); owner != l {
@@ -64,6 +69,11 @@ func (l *loop) deliver(s *session, m *Message, opt deliverOpts) {
 	o.m, o.opt, o.qos = l.own(m), opt, qos
 	if len(opt.subIDs) > 0 {
 		o.opt.subIDs = append([]uint32(nil), opt.subIDs...)
+	}
+	if opt.ref != 0 && !s.isDurable() {
+		l.sbatch().DeleteRef(s.id, opt.ref) // the session stopped being persistent meanwhile
+		o.opt.ref = 0
+		l.unrefMsg(o.m)
 	}
 	if c != nil && c.state == stateConnected && !c.closing && s.active() < l.window(c) && (s.st == nil || s.st.unsent == 0) {
 		l.sendOutbound(c, s, o)
@@ -99,11 +109,12 @@ func (l *loop) enqueue(s *session, o *outbound) {
 	max := l.srv.cfg.MaxQueued
 	if max == 0 {
 		l.drop(dropQueueFull)
+		l.dropRef(s, o)
 		return
 	}
 	st := l.stateOf(s)
 	if len(st.queue) >= max {
-		l.dropOldest(st)
+		l.dropOldest(s, st)
 		l.drop(dropQueueFull)
 	} else {
 		l.ctr.queued.Add(1)
@@ -112,11 +123,13 @@ func (l *loop) enqueue(s *session, o *outbound) {
 	if maxBytes := l.srv.cfg.MaxQueuedBytes; maxBytes > 0 {
 		if size > maxBytes {
 			l.srv.limitHit(limQueuedBytes, s.id, "", "message larger than the maximum queued bytes")
+			l.dropRef(s, o)
 			l.freeOutbound(o)
 			return
 		}
 		for st.queuedBytes+size > maxBytes && len(st.queue) > 0 {
-			l.dropOldest(st)
+			l.dropOldest(s, st)
+			l.ctr.queued.Add(-1)
 			l.srv.limitHit(limQueuedBytes, s.id, "", "session queue holds the maximum queued bytes")
 		}
 	}
@@ -124,9 +137,10 @@ func (l *loop) enqueue(s *session, o *outbound) {
 	st.queue = append(st.queue, o)
 }
 
-// dropOldest drops the head of st's queue.
-func (l *loop) dropOldest(st *sessionState) {
+// dropOldest drops the head of s's queue (st), and its stored reference.
+func (l *loop) dropOldest(s *session, st *sessionState) {
 	o := st.queue[0]
+	l.dropRef(s, o)
 	copy(st.queue, st.queue[1:])
 	st.queue[len(st.queue)-1] = nil
 	st.queue = st.queue[:len(st.queue)-1]
@@ -144,8 +158,12 @@ func (l *loop) sendOutbound(c *client, s *session, o *outbound) {
 	o.sentAt = l.now.Unix()
 	st.inflight = append(st.inflight, o)
 	l.ctr.inflight.Add(1)
+	if l.sendAfterCommit(c, s, o) {
+		return // its packet id must be stored before the receiver sees it
+	}
 	if !l.writePublish(c, o.m, o.qos, o.pid, false, &o.opt) {
 		l.removeInflight(s, o.pid) // too large for this client: dropped and counted
+		l.dropRef(s, o)
 		l.freeOutbound(o)
 	}
 }
@@ -176,6 +194,7 @@ func (l *loop) fillWindow(s *session) {
 		l.ctr.queued.Add(-1)
 		if o.m.expired(l.now) {
 			l.drop(dropExpired)
+			l.dropRef(s, o)
 			continue
 		}
 		if l.srv.checkTopics && !l.mayReceive(c, o.m.Topic) {

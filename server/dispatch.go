@@ -304,7 +304,7 @@ func (l *loop) closed(c *client) {
 	}
 	if s.c == c {
 		s.c = nil
-		s.connected.Store(false)
+		s.setFlag(flagConnected, false)
 	}
 	if l.srv.logDebug {
 		l.srv.log.Debug("client disconnected", "client_id", s.id, "remote", addrString(c.remoteAddr()),
@@ -337,11 +337,15 @@ func (l *loop) sessionOffline(s *session) {
 	} else if s.st != nil {
 		s.st.expireAt = 0
 	}
+	l.saveSession(s) // the expiry is wall-clock and survives a restart
 	if p := l.srv.parking; p != nil && l.ephemeral {
 		// This loop ends with its connection: park the session on the
 		// server's long-lived loop.
 		s.onWheel = false
 		s.owner.Store(p)
+		if l.sb != nil {
+			l.submitStore() // before anything the parking loop writes about s
+		}
 		p.post(func() { p.scheduleOffline(s) })
 		return
 	}

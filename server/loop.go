@@ -7,6 +7,7 @@ import (
 
 	"github.com/cp7/cp7/codec"
 	"github.com/cp7/cp7/router"
+	"github.com/cp7/cp7/server/store"
 )
 
 // loop is a unit of ownership: a gnet event loop, or the goroutine that owns
@@ -78,6 +79,19 @@ type loop struct {
 	// busOut holds this turn's messages for other nodes (frames, see
 	// busmsg.go), handed to the cluster in one batch by endTurn.
 	busOut []byte
+
+	// durable store (durable.go): this turn's writes, the loop's batches
+	// submitted and committed, and the publishes waiting for a commit
+	sb     *store.Batch
+	sbSeq  uint64
+	sbDone uint64
+	sbOps  uint64 // writes so far (a publish compares before and after)
+	// the batch each client's last deferred ack waits for, while it does
+	// (a map on the loop: clientExtra has no room in its size class)
+	storeTags map[*client]uint64
+	waiting   []pendingPub
+	refs      []uint64 // stored reference per match delivery (storeMatched)
+	sbuf      []byte   // encoded properties scratch
 }
 
 // scratch is what a loop decodes into and encodes from; nothing in it
@@ -105,7 +119,7 @@ type packets struct {
 }
 
 // xfer is one delivery handed to another loop.
-type xfer struct {
+type xfer struct { // also a delivery waiting for a commit (pendingPub)
 	s   *session
 	m   *Message
 	opt deliverOpts
@@ -186,6 +200,9 @@ func (l *loop) endTurn() {
 	l.inTurn = false
 	if len(l.retainedWait) > 0 || l.outPaused > 0 {
 		l.scheduleOutput()
+	}
+	if l.sb != nil {
+		l.submitStore() // before the hand-overs: their receivers' writes come after
 	}
 	if len(l.busOut) > 0 {
 		l.srv.cluster.Publish(l.busOut)

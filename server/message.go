@@ -32,6 +32,11 @@ type Message struct {
 	// remote marks a message that came from another node: it is routed
 	// here only, never sent to the bus again.
 	remote bool
+	// sid is the message's id in the store (0: not stored); srefs counts
+	// the sessions' stored references to it (atomic: loops share the
+	// message), and the last one to go deletes it.
+	sid   uint64
+	srefs int32
 }
 
 // own returns a copy that may be kept beyond the current callback. It copies

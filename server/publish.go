@@ -43,8 +43,10 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 	if p.QoS == 2 {
 		if s.hasQoS2(p.PacketID) {
 			// A re-sent QoS 2 publish already routed: acknowledge again only
-			// [MQTT-4.3.3-9 (3.1.1: 4.3.3-2)].
-			l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
+			// [MQTT-4.3.3-9 (3.1.1: 4.3.3-2)], after what it waits for.
+			if !l.ackAfterCommit(c, p, codec.Success) {
+				l.writeAck(c, codec.PUBREC, p.PacketID, codec.Success)
+			}
 			return nil
 		}
 		if s.st != nil && s.st.qos2in.len() >= int(l.srv.cfg.ReceiveMaximum) {
@@ -79,6 +81,9 @@ func (l *loop) onPublish(c *client, p *codec.Publish) error {
 	}
 	if l.hot != nil {
 		l.hot.sample(topic)
+	}
+	if p.QoS > 0 && l.srv.cfg.Store != nil {
+		return l.publishDurable(c, p, m)
 	}
 	if p.Retain {
 		l.retain(m)
@@ -117,6 +122,9 @@ func (l *loop) onPubrel(c *client, a *codec.Ack) {
 	if st := s.st; st != nil {
 		if st.qos2in.remove(a.PacketID) {
 			rc = codec.Success
+			if s.isDurable() {
+				l.sbatch().DeleteQoS2(s.id, a.PacketID)
+			}
 		}
 		l.trim(s)
 	}
@@ -153,7 +161,9 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 		if a.ReasonCode < 0x80 {
 			o.state = outWaitComp
-			l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
+			if !l.pubrelAfterCommit(c, s, o) {
+				l.writeAck(c, codec.PUBREL, a.PacketID, codec.Success) // [MQTT-4.3.3-4]
+			}
 			return
 		}
 		// The receiver refused: the flow ends [MQTT-4.3.3].
@@ -163,7 +173,9 @@ func (l *loop) onAck(c *client, a *codec.Ack) {
 		}
 	}
 	// The flow is complete: the window and queue held the only reference.
-	l.freeOutbound(l.removeInflight(s, a.PacketID))
+	o = l.removeInflight(s, a.PacketID)
+	l.dropRef(s, o)
+	l.freeOutbound(o)
 	l.count.acked++
 	l.fillWindow(s)
 	l.trim(s)
@@ -179,8 +191,22 @@ func (l *loop) route(m *Message) int {
 		from = m.From
 	}
 	l.srv.router.Match(m.Topic, from, r)
-	clustered := l.srv.cluster != nil
-	if clustered && !m.remote {
+	l.toBus(m)
+	refs := false
+	if m.QoS > 0 && l.srv.cfg.Store != nil {
+		// A will or a broker message: stored for persistent receivers
+		// while the store takes work, not waited for.
+		if l.markDurable(m) > 0 && l.srv.cfg.Store.Accepting() {
+			m = l.storeMatched(m)
+			refs = true
+		}
+	}
+	return l.deliverMatched(m, refs)
+}
+
+// toBus hands m to the other nodes of a cluster, in this turn's batch.
+func (l *loop) toBus(m *Message) {
+	if l.srv.cluster != nil && !m.remote {
 		// To the other nodes: the bus carries it only where some node
 		// subscribed (interest), and picks shared groups' members.
 		if l.busOut == nil {
@@ -188,6 +214,15 @@ func (l *loop) route(m *Message) int {
 		}
 		l.busOut = appendBusFrame(l.busOut, m, l.now)
 	}
+}
+
+// deliverMatched delivers m to the router's matches in l.match; refs says
+// l.refs holds their stored references. It returns the number of
+// receiving sessions (plus one in a cluster: subscribers elsewhere are not
+// known here).
+func (l *loop) deliverMatched(m *Message, refs bool) int {
+	r := &l.match
+	clustered := l.srv.cluster != nil
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		s, ok := d.Client.(*session)
@@ -198,6 +233,9 @@ func (l *loop) route(m *Message) int {
 		}
 		opt := deliverOpts{qos: d.QoS, subIDs: d.SubIDs, group: d.Group, filter: d.Filter}
 		opt.retain = d.RetainAsPublished && m.Retain // [MQTT-3.3.1-12, 3.3.1-13]
+		if refs {
+			opt.ref = l.refs[i]
+		}
 		if owner := s.owner.Load(); owner != l {
 			l.handOver(owner, s, l.own(m), opt)
 			continue
@@ -221,6 +259,8 @@ func (l *loop) denyPublish(c *client, p *codec.Publish, topic []byte) error {
 	if l.srv.logDebug {
 		l.srv.log.Debug("publish denied", "client_id", c.clientID(), "topic", string(topic), "qos", p.QoS)
 	}
-	l.ackPublish(c, p, codec.NotAuthorized)
+	if !l.ackAfterCommit(c, p, codec.NotAuthorized) { // behind this client's earlier uncommitted publishes
+		l.ackPublish(c, p, codec.NotAuthorized)
+	}
 	return nil
 }

@@ -15,6 +15,7 @@ func (l *loop) retain(m *Message) {
 		if old, ok := srv.retained.Remove(string(m.Topic)); ok { // [MQTT-3.3.1-6, 3.3.1-7]
 			srv.retainedBytes.Add(-retainedSize(old))
 		}
+		l.storeRetained(m, true)
 		if c := srv.cluster; c != nil && !m.remote {
 			c.Retain(string(m.Topic), nil)
 		}
@@ -43,10 +44,12 @@ func (l *loop) retain(m *Message) {
 	rm := *l.own(m)
 	rm.From = nil // a retained message outlives its publisher's session
 	rm.Retain = true
+	rm.sid, rm.srefs = 0, 0 // stored under its topic, not as a session's message
 	srv.retainedBytes.Add(size)
 	if old, had := srv.retained.Replace(string(rm.Topic), &rm); had {
 		srv.retainedBytes.Add(-retainedSize(old))
 	}
+	l.storeRetained(&rm, false)
 	if c := srv.cluster; c != nil && !m.remote {
 		c.Retain(string(rm.Topic), AppendBusMessage(nil, &rm, l.now))
 	}

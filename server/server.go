@@ -128,6 +128,16 @@ func (srv *Server) Start() error {
 	srv.parking = newLoop(srv, g.post)
 	srv.parking.name = "parking"
 	srv.addLoop(srv.parking)
+	if srv.cfg.Store != nil {
+		// Before the parking loop's goroutine and any listener start: the
+		// recovered sessions are its own until then. Ready says not ready
+		// meanwhile (/readyz).
+		srv.HoldReady("store", "recovering persistent sessions and retained messages")
+		if err := srv.recoverStore(); err != nil {
+			return err
+		}
+		srv.ReleaseReady("store")
+	}
 	srv.wg.Add(3)
 	go func() { defer srv.wg.Done(); g.run(srv.parking, srv.stop) }()
 	go func() { defer srv.wg.Done(); srv.ticker() }()

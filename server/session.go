@@ -16,9 +16,12 @@ import (
 // owner stores the new owner and posts the attach to it, so the atomic store
 // orders every earlier write before the new owner's reads.
 type session struct {
-	id        string
-	owner     atomic.Pointer[loop]
-	connected atomic.Bool
+	id    string
+	owner atomic.Pointer[loop]
+	// flags: flagConnected, and flagDurable while the store holds the
+	// session's record (messages routed to it from any loop are then
+	// stored with a reference). One word keeps session in its size class.
+	flags atomic.Uint32
 
 	// owner only
 	removed bool   // dropped from the registry; late tasks ignore it
@@ -102,11 +105,33 @@ func keepSmall(list []*outbound) []*outbound {
 	return list[:0]
 }
 
+const (
+	flagConnected uint32 = 1 << iota
+	flagDurable
+)
+
+// setFlag sets or clears f; safe from any goroutine.
+func (s *session) setFlag(f uint32, on bool) {
+	for {
+		old := s.flags.Load()
+		v := old &^ f
+		if on {
+			v |= f
+		}
+		if s.flags.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// isDurable reports whether the store holds s's record; any goroutine.
+func (s *session) isDurable() bool { return s.flags.Load()&flagDurable != 0 }
+
 // ClientID implements router.Subscriber.
 func (s *session) ClientID() string { return s.id }
 
 // Connected implements router.Subscriber; safe from any goroutine.
-func (s *session) Connected() bool { return s.connected.Load() }
+func (s *session) Connected() bool { return s.flags.Load()&flagConnected != 0 }
 
 // outbound is a QoS 1/2 delivery in flight or queued for one session.
 type outbound struct { // see loop.newOutbound and loop.freeOutbound
@@ -279,6 +304,8 @@ func (l *loop) clearSession(s *session) {
 		l.ctr.inflight.Add(-int64(len(st.inflight)))
 		l.ctr.queued.Add(-int64(len(st.queue)))
 	}
+	l.unrefAll(s)
+	l.forgetSession(s)
 	s.st = nil
 }
 
@@ -297,6 +324,9 @@ func (s *session) expire(l *loop, now int64) int64 {
 		w := st.pendingWill
 		st.pendingWill = nil
 		l.publishWill(w)
+		if st.expireAt == 0 || now < st.expireAt {
+			l.saveSession(s) // the will is gone from the record too
+		}
 	}
 	if st.expireAt != 0 && now >= st.expireAt {
 		if st.pendingWill != nil { // [MQTT-3.1.3-9] the will goes out when the session ends

@@ -23,6 +23,7 @@ func (l *loop) redistributeShared(s *session) {
 			opt := o.opt
 			opt.qos = d.QoS
 			opt.subIDs = d.SubIDs
+			opt.ref = 0 // the old member's stored reference is dropped with it
 			l.event(evRedelivered)
 			l.deliver(next, o.m, opt)
 		}

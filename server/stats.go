@@ -54,6 +54,7 @@ type Stats struct {
 	PausedOutbound     uint64 // acks and PINGRESP past MaxOutboundBytes
 	InboundBytes       int64  // bytes reserved for incomplete packets now
 	RetainedBytes      int64  // topic + payload bytes of retained messages now
+	RefusedStore       uint64 // durable work refused: the store could not take it (disk full, store error)
 }
 
 // Stats returns the current counters (summed over the loops, like Metrics).
@@ -114,5 +115,6 @@ func (srv *Server) Stats() Stats {
 		PausedOutbound:     srv.limits.hits[limOutbound].Load(),
 		InboundBytes:       srv.inbound.Load(),
 		RetainedBytes:      srv.retainedBytes.Load(),
+		RefusedStore:       ev(evRefusedStore),
 	}
 }

@@ -81,6 +81,9 @@ func (l *loop) onSubscribe(c *client, p *codec.Subscribe) error {
 		news = append(news, added{i, granted, existed, shared})
 	}
 	l.pkt.codes = codes
+	if len(news) > 0 {
+		l.saveSession(s)
+	}
 	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes}
 	c.setBuf(codec.AppendSuback(c.buf(), &ack, c.version))
 	for _, a := range news {
@@ -133,6 +136,7 @@ func (l *loop) onUnsubscribe(c *client, p *codec.Unsubscribe) {
 		codes = append(codes, rc)
 	}
 	l.pkt.codes = codes
+	l.saveSession(s)
 	ack := codec.Unsuback{PacketID: p.PacketID}
 	if c.v5 != nil {
 		ack.ReasonCodes = codes

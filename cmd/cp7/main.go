@@ -94,6 +94,11 @@ type (
 	reloader interface {
 		reload(log *slog.Logger)
 	}
+	// closer runs after the server has closed (e.g. to close a store), and
+	// when start-up fails after prepare.
+	closer interface {
+		close()
+	}
 )
 
 var groupMakers []func() flagGroup
@@ -292,6 +297,13 @@ func run(args []string) error {
 			}
 		}
 	}
+	defer func() {
+		for _, g := range o.groups {
+			if c, ok := g.(closer); ok {
+				c.close()
+			}
+		}
+	}()
 	srv, err := server.New(o.cfg, log)
 	if err != nil {
 		return err
