@@ -57,6 +57,7 @@ func (l *loop) adopt(id string, state []byte) {
 		return
 	}
 	l.install(s, snap)
+	l.persistAdopted(s) // with a store, durable here as it was there
 }
 
 // ReleaseForCluster is called by the cluster when another node claims id:

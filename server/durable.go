@@ -510,3 +510,54 @@ func (l *loop) pubrelAfterCommit(c *client, s *session, o *outbound) bool {
 	l.waitFor(pendingPub{seq: l.sbSeq + 1, c: c, pid: o.pid, rel: true}) // saveRef wrote to this turn's batch
 	return true
 }
+
+// persistAdopted writes a session handed over by another node (cluster
+// take-over) to this node's store: its record, each queued or in-flight
+// QoS 1/2 message with a reference in its state, and its inbound QoS 2 ids,
+// so the session survives this node's restart as it would have the old
+// node's. Owner only; a no-op without a store or for a session that ends
+// with its connection.
+func (l *loop) persistAdopted(s *session) {
+	st := l.srv.cfg.Store
+	if st == nil || s.expiry == 0 {
+		return
+	}
+	l.saveSession(s)
+	ss := s.st
+	if ss == nil {
+		return
+	}
+	b := l.sbatch()
+	put := func(o *outbound) {
+		if o.qos == 0 {
+			return
+		}
+		m := o.m
+		if m.sid == 0 {
+			m.sid = st.NextSeq()
+			var sm store.Msg
+			toStoreMsg(m, &sm, &l.sbuf)
+			b.PutMsg(m.sid, &sm)
+		}
+		atomic.AddInt32(&m.srefs, 1)
+		o.opt.ref = st.NextSeq()
+		ref := store.Ref{Seq: o.opt.ref, Msg: m.sid, QoS: o.qos, Retain: o.opt.retain, State: store.RefQueued,
+			SubIDs: o.opt.subIDs, Group: o.opt.group, Filter: o.opt.filter}
+		switch {
+		case o.qos == 2 && o.state == outWaitAck:
+			ref.State, ref.PID = store.RefSent, o.pid
+		case o.state == outWaitComp:
+			ref.State, ref.PID = store.RefReceived, o.pid
+		}
+		b.PutRef(s.id, &ref)
+	}
+	for _, o := range ss.inflight {
+		put(o)
+	}
+	for _, o := range ss.queue {
+		put(o)
+	}
+	for _, id := range ss.qos2in.ids() {
+		b.PutQoS2(s.id, id)
+	}
+}

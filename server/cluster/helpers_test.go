@@ -44,9 +44,19 @@ func startNode(t *testing.T, name, dir string, seeds []string, replicas int) *tn
 // startNodeWith is startNode with the cluster config changed by configure.
 func startNodeWith(t *testing.T, name, dir string, seeds []string, replicas int, configure func(*Config)) *tnode {
 	t.Helper()
+	return startNodeServer(t, name, dir, seeds, replicas, configure, nil)
+}
+
+// startNodeServer is startNodeWith with the broker's config changed by
+// configureServer too (e.g. a durable store).
+func startNodeServer(t *testing.T, name, dir string, seeds []string, replicas int, configure func(*Config), configureServer func(*server.Config)) *tnode {
+	t.Helper()
 	log := testLogger(t)
 	cfg := servertest.TestConfig()
 	cfg.MaxInflight = 2 // so that a take-over moves queued messages as well as in-flight ones
+	if configureServer != nil {
+		configureServer(&cfg)
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
