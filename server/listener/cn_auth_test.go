@@ -1,19 +1,13 @@
 package listener_test
 
 import (
-	"crypto/tls"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/cp7/cp7/codec"
-	"github.com/cp7/cp7/internal/testpki"
 	"github.com/cp7/cp7/server"
 	"github.com/cp7/cp7/server/auth"
 	"github.com/cp7/cp7/server/auth/passwd"
-	"github.com/cp7/cp7/server/listener"
 	"github.com/cp7/cp7/server/servertest"
 )
 
@@ -38,38 +32,7 @@ func TestCertificateUsersInTheChain(t *testing.T) {
 		c.CNAsUsername = true
 		c.Auth = &auth.Chain{CertUsers: true, Methods: []auth.Method{auth.PasswordFile{File: pf}}}
 	})
-	certFile, keyFile, roots := selfSigned(t)
-	clientCA, err := testpki.NewCA("device CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
-	if err := os.WriteFile(caFile, clientCA.PEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	device, err := clientCA.Client(12, "device-42")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := listener.NewCertReloader(listener.TLSOptions{CertFile: certFile, KeyFile: keyFile,
-		ClientCAFile: caFile, CNAsUsername: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	tl, err := listener.ListenTLS(listener.Options{Addr: "127.0.0.1:0"}, r.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
-	go tl.Serve(srv)
-
-	raw, err := net.DialTimeout("tcp", tl.Addr().String(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: "localhost",
-		Certificates: []tls.Certificate{device.TLS()}})
+	tc := dialClientCert(t, srv, 12, "device-42")
 	servertest.Wrap(t, tc).MustConnect(servertest.NewConnect("cert-user", true, 30), false)
 
 	plain := servertest.Dial(t, srv.Addr())

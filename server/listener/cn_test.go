@@ -39,6 +39,22 @@ func TestClientCertificateCNIsTheUsername(t *testing.T) {
 		c.CNAsUsername = true
 		c.Auth = auth
 	})
+	tc := dialClientCert(t, srv, 11, "device-42")
+	c := servertest.Wrap(t, tc)
+	c.MustConnect(servertest.NewConnect("cn-client", true, 30), false)
+
+	auth.mu.Lock()
+	defer auth.mu.Unlock()
+	if auth.cn != "device-42" || auth.username != "device-42" {
+		t.Fatalf("authenticator saw username %q and CN %q, want both device-42", auth.username, auth.cn)
+	}
+}
+
+// dialClientCert starts a TLS listener for srv that verifies client
+// certificates (CN as the username) and dials it with a certificate for cn
+// signed by a throwaway device CA. The listener closes with the test.
+func dialClientCert(t *testing.T, srv *server.Server, serial int64, cn string) *tls.Conn {
+	t.Helper()
 	certFile, keyFile, roots := selfSigned(t)
 	clientCA, err := testpki.NewCA("device CA")
 	if err != nil {
@@ -48,7 +64,7 @@ func TestClientCertificateCNIsTheUsername(t *testing.T) {
 	if err := os.WriteFile(caFile, clientCA.PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	device, err := clientCA.Client(11, "device-42")
+	device, err := clientCA.Client(serial, cn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,26 +73,17 @@ func TestClientCertificateCNIsTheUsername(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(r.Close)
 	tl, err := listener.ListenTLS(listener.Options{Addr: "127.0.0.1:0"}, r.TLSConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tl.Close()
+	t.Cleanup(func() { _ = tl.Close() })
 	go tl.Serve(srv)
-
 	raw, err := net.DialTimeout("tcp", tl.Addr().String(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: "localhost",
+	return tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: "localhost",
 		Certificates: []tls.Certificate{device.TLS()}})
-	c := servertest.Wrap(t, tc)
-	c.MustConnect(servertest.NewConnect("cn-client", true, 30), false)
-
-	auth.mu.Lock()
-	defer auth.mu.Unlock()
-	if auth.cn != "device-42" || auth.username != "device-42" {
-		t.Fatalf("authenticator saw username %q and CN %q, want both device-42", auth.username, auth.cn)
-	}
 }
